@@ -1,0 +1,191 @@
+"""Audit poller: copy Teleport's access-request audit events into AuditEvent rows.
+
+Why a poller rather than the watch stream: the watch stream carries resource state, not
+*who did what*; only the audit log proves that a review ("Access Request Reviewed",
+T5002I) happened and by whom, which is what the dashboard correlates notifications with.
+
+Resume rule: events are read oldest first (wire Order 0; see the ORDER QUIRK in
+teleport-grpc.md §5) from `AuditCursor.last_time` *inclusive*, so events that share the
+newest timestamp are never skipped; the IDs already stored at that timestamp are kept in
+`last_ids_at_time` and skipped on the next read. Rows are upserted by event ID (idempotent)
+and the cursor moves in the same transaction as each page's rows, so a crash between
+pages loses nothing and stores nothing twice.
+
+Called by the watcher in a loop; it needs a connected AuthService stub, nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from django.db import transaction
+from django.utils import timezone
+from google.protobuf.json_format import MessageToDict
+
+from teleportbridge.models import AuditCursor, AuditEvent
+from teleportbridge.teleport.proto import authservice_pb2, events_pb2
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EVENT_TYPES = (
+    "access_request.create",
+    "access_request.update",
+    "access_request.review",
+    "access_request.delete",
+    "access_request.expire",
+)
+#: How far back the very first poll reads (no cursor yet).
+INITIAL_LOOKBACK = timedelta(days=7)
+#: Wire value for "oldest first": Teleport's Go enum is cast straight onto the proto enum
+#: whose names say the opposite (ORDER QUIRK), so do not use authservice_pb2.ASCENDING.
+OLDEST_FIRST = 0
+RPC_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    time: datetime | None
+    ids: frozenset[str]
+
+
+def poll_audit_once(
+    stub: Any,
+    *,
+    now: datetime | None = None,
+    page_size: int = 500,
+    event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
+    timeout: float = RPC_TIMEOUT,
+) -> int:
+    """Read every new audit event up to `now`, store them, advance the cursor.
+
+    Returns how many new AuditEvent rows were stored. A gRPC failure is an expected
+    condition (Auth restarting, RBAC): it is recorded in `AuditCursor.last_error` as one
+    line, pages already stored stay stored, and the function returns normally so the
+    caller's loop simply tries again later. Anything else is a bug and is raised (after
+    recording it too, so the health panel shows it).
+    """
+    now = now or timezone.now()
+    cursor_row, _ = AuditCursor.objects.get_or_create(pk=1)
+    cursor = _Cursor(cursor_row.last_time, frozenset(cursor_row.last_ids_at_time))
+    start = cursor.time or now - INITIAL_LOOKBACK
+    stored = 0
+    start_key = ""
+    try:
+        while True:
+            request = authservice_pb2.GetEventsRequest(
+                Namespace="default",
+                StartDate=start,
+                EndDate=now,
+                EventTypes=list(event_types),
+                Limit=page_size,
+                StartKey=start_key,
+                Order=OLDEST_FIRST,
+            )
+            page = stub.GetEvents(request, timeout=timeout)
+            n, cursor = _store_page(page.Items, cursor, now)
+            stored += n
+            if not page.LastKey:
+                break
+            start_key = page.LastKey
+    except grpc.RpcError as exc:
+        message = _one_line(f"GetEvents failed: {_rpc_error_text(exc)}")
+        log.warning("audit poll: %s (stored %d event(s) before the error)", message, stored)
+        AuditCursor.objects.filter(pk=1).update(last_poll_at=now, last_error=message)
+        return stored
+    except Exception as exc:
+        AuditCursor.objects.filter(pk=1).update(
+            last_poll_at=now, last_error=_one_line(f"bug: {type(exc).__name__}: {exc}")
+        )
+        raise
+    AuditCursor.objects.filter(pk=1).update(last_poll_at=now, last_error="")
+    if stored:
+        log.info("audit poll: stored %d new event(s)", stored)
+    return stored
+
+
+def _store_page(
+    items: Sequence[events_pb2.OneOf], cursor: _Cursor, now: datetime
+) -> tuple[int, _Cursor]:
+    """Upsert one page and move the cursor in one transaction; returns (created, cursor)."""
+    rows: dict[str, AuditEvent] = {}
+    new_time, new_ids = cursor.time, set(cursor.ids)
+    for item in items:
+        row = event_row(item)
+        if row is None:
+            continue  # a type our trimmed proto does not declare: not ours to store
+        if cursor.time is not None and row.time == cursor.time and row.event_id in cursor.ids:
+            continue  # read again because the window starts at last_time inclusive
+        rows[row.event_id] = row
+        if new_time is None or row.time > new_time:
+            new_time, new_ids = row.time, {row.event_id}
+        elif row.time == new_time:
+            new_ids.add(row.event_id)
+    with transaction.atomic():
+        # Audit events are immutable, so "upsert" = insert the ones we do not have yet.
+        existing = set(AuditEvent.objects.filter(pk__in=list(rows)).values_list("pk", flat=True))
+        fresh = [r for eid, r in rows.items() if eid not in existing]
+        AuditEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+        locked = AuditCursor.objects.select_for_update().get(pk=1)
+        locked.last_time = new_time
+        locked.last_ids_at_time = sorted(new_ids)
+        locked.events_stored += len(fresh)
+        locked.save(update_fields=["last_time", "last_ids_at_time", "events_stored"])
+    return len(fresh), _Cursor(new_time, frozenset(new_ids))
+
+
+def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
+    """One OneOf item as an (unsaved) AuditEvent, or None for an undeclared event type."""
+    which = item.WhichOneof("Event")
+    if which is None:
+        return None
+    ev = getattr(item, which)
+    md = ev.Metadata
+    when = md.Time.ToDatetime(tzinfo=UTC) if md.HasField("Time") else timezone.now()
+    request_id = ev.RequestID
+    fields: dict[str, Any] = {}
+    if which == "AccessRequestCreate":
+        fields = {
+            "user": ev.User.User,
+            "reviewer": ev.Reviewer,
+            "proposed_state": ev.ProposedState,
+            "state": ev.RequestState,
+            "reason": ev.Reason,
+            "roles": list(ev.Roles),
+        }
+    elif which == "AccessRequestDelete":
+        fields = {"user": ev.User.User}
+    elif which == "AccessRequestExpire":
+        request_id = request_id or ev.Resource.Name
+        fields = {"state": "EXPIRED"}
+    return AuditEvent(
+        event_id=md.ID or _fallback_id(md, request_id, when),
+        event_type=md.Type,
+        code=md.Code,
+        time=when,
+        index=md.Index,
+        request_id=request_id,
+        raw=MessageToDict(ev, preserving_proto_field_name=True),
+        **fields,
+    )
+
+
+def _fallback_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
+    """Deterministic stand-in when a backend omits the event ID: re-reads still dedupe."""
+    return f"{md.Type}:{request_id}:{when.isoformat()}:{md.Index}"[:128]
+
+
+def _rpc_error_text(exc: grpc.RpcError) -> str:
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None)
+    name = code().name if callable(code) and code() is not None else "UNKNOWN"
+    text = details() if callable(details) else str(exc)
+    return f"{name}: {text}"
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    return " ".join(text.split())[:limit]

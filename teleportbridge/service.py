@@ -1,0 +1,192 @@
+"""`runwatcher` as a process: start-up checks, workers, watcher, audit poller, shutdown.
+
+Order matters: the django-q2 workers are forked *before* any gRPC channel exists
+(grpcio does not survive fork), and the start-up checks run before we claim to be up,
+so a bad token or an unreachable cluster is one clear line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from teleportbridge.config import Config
+from teleportbridge.leader import LeaderLock
+from teleportbridge.models import WatcherState
+from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.errors import TeleportError
+from teleportbridge.teleport.identity import CredentialSource
+from teleportbridge.watcher import ConnectFn, Watcher
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+SWEEP_SECONDS = 5.0
+
+
+class StartupError(Exception):
+    """A one-line reason the service cannot start."""
+
+
+@dataclass
+class Options:
+    config_path: str
+    workers: bool = True
+    audit_interval: float = 30.0
+    init_timeout: float = 15.0
+
+
+def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
+    """Direct mTLS or through the Proxy, whichever the address turns out to be."""
+    from teleportbridge.teleport.connect import Dialer
+
+    return Dialer(cfg.teleport, creds).connect
+
+
+def check_mattermost(cfg: Config) -> str:
+    """The plugin's health check (GET users/me); returns the bot's username."""
+    from notifications.mattermost.client import MattermostClient
+    from notifications.mattermost.errors import MattermostError
+
+    client = MattermostClient(cfg.mattermost.url, cfg.mattermost.token)
+    try:
+        me = client.get_me()
+    except MattermostError as exc:
+        raise StartupError(f"API health check failed: {exc}") from None
+    finally:
+        client.close()
+    return str(me.get("username", ""))
+
+
+class Service:
+    """Owns the threads and processes of one `runwatcher`; `stop()` is signal-safe."""
+
+    def __init__(self, cfg: Config, opts: Options, connect: ConnectFn | None = None) -> None:
+        self.cfg = cfg
+        self.opts = opts
+        self.creds = CredentialSource(cfg.teleport)
+        self.connect = connect or make_connector(cfg, self.creds)
+        self.watcher = Watcher(self.connect, init_timeout=opts.init_timeout)
+        self.stopping = threading.Event()
+        self.lock = LeaderLock()
+        self.cluster = None
+        self._threads: list[threading.Thread] = []
+
+    def stop(self) -> None:
+        # Runs on a helper thread (never inside the signal handler itself): stop() takes
+        # the watcher's stream lock, which the main thread may be holding.
+        self.stopping.set()
+        self.watcher.stop()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum, _frame) -> None:
+            log.info("Got %s, shutting down", signal.Signals(signum).name)
+            threading.Thread(target=self.stop, name="shutdown", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def start_workers(self) -> None:
+        from django_q.brokers import get_broker
+        from django_q.cluster import Cluster
+
+        # The forked workers must not share our DB sockets.
+        connections.close_all()
+        self.cluster = Cluster(get_broker())
+        self.cluster.start()
+        log.info("Started %s in-process django-q2 worker(s)", settings.Q_CLUSTER["workers"])
+
+    def startup_checks(self) -> None:
+        try:
+            conn, ping = self.connect()
+        except TeleportError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            TeleportClient.check_version(ping)
+            TeleportClient(conn).check_permissions()
+        except TeleportError as exc:
+            raise StartupError(str(exc)) from None
+        finally:
+            conn.close()
+        bot = check_mattermost(self.cfg)
+        log.info(
+            "Start-up checks passed: Teleport %s (%s), Mattermost bot @%s",
+            ping.ClusterName,
+            ping.ServerVersion,
+            bot,
+        )
+
+    def _loop(self, name: str, interval: float, fn: Callable[[], None]) -> None:
+        def body() -> None:
+            while not self.stopping.wait(interval):
+                try:
+                    close_old_connections()
+                    fn()
+                except Exception as exc:
+                    log.warning("%s failed: %s", name, exc)
+            close_old_connections()
+
+        t = threading.Thread(target=body, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _heartbeat(self) -> None:
+        WatcherState.set(heartbeat_at=timezone.now(), pid=os.getpid())
+
+    def _poll_audit(self) -> None:
+        client = self.watcher.client
+        if client is None or not self.watcher.ready.is_set():
+            return
+        from teleportbridge.audit import poll_audit_once
+
+        # poll_audit_once records its own failures on the cursor (last_error).
+        stored = poll_audit_once(client.auth_stub)
+        if stored:
+            log.info("Audit poll stored %d event(s)", stored)
+
+    def run(self) -> None:
+        os.environ["TELEPORT_MATTERMOST_CONFIG"] = self.opts.config_path
+        settings.TELEPORT_MATTERMOST_CONFIG = self.opts.config_path
+        self.install_signal_handlers()
+        if not self.lock.wait(self.stopping):
+            return
+        try:
+            if self.opts.workers:
+                self.start_workers()
+                self.install_signal_handlers()  # Cluster() replaced them with its own
+            self.startup_checks()
+            self._heartbeat()
+            self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
+            if self.opts.audit_interval > 0:
+                self._loop("audit-poller", self.opts.audit_interval, self._poll_audit)
+            # Short: a due retry (e.g. Retry-After: 2) waits at most this long extra.
+            self._loop("sweeper", SWEEP_SECONDS, _sweep)
+            if not self.stopping.is_set():
+                self.watcher.run()
+        finally:
+            self.stopping.set()
+            for t in self._threads:
+                t.join(timeout=5)
+            if self.cluster is not None:
+                self.cluster.stop()
+            self.lock.release()
+            try:
+                WatcherState.set(connected=False, pid=None)
+            except Exception as exc:
+                log.warning("Could not record the shutdown: %s", exc)
+            log.info("Successfully shut down")
+
+
+def _sweep() -> None:
+    """Re-enqueue posts whose retry time has come (the outbox's safety net)."""
+    from notifications.tasks import sweep_due_posts
+
+    sweep_due_posts()

@@ -1,0 +1,208 @@
+"""Settings, read from the environment with django-environ (and nowhere else).
+
+Embedded default: an SQLite file beside manage.py and django-q2's ORM broker, so one
+machine runs everything. Production: DATABASE_URL=postgres://..., DEBUG off, a real
+SECRET_KEY. Every bad value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A .env file beside manage.py is optional and never required in production.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _env(reader, name: str, **kwargs):
+    """Read one variable, turning django-environ's tracebacks into one clear line."""
+    try:
+        return reader(name, **kwargs)
+    except (ValueError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"environment variable {name} is invalid: {exc}") from None
+
+
+DEBUG = _env(env.bool, "DEBUG", default=False)
+# The insecure default only exists so the demo and tests run with zero set-up;
+# check --deploy flags it, and production sets SECRET_KEY (or SECRET_KEY_FILE).
+_secret_file = env.str("SECRET_KEY_FILE", default="")
+if _secret_file:
+    SECRET_KEY = Path(_secret_file).read_text().strip()
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-demo-only-change-me")
+ALLOWED_HOSTS = _env(env.list, "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _env(env.list, "CSRF_TRUSTED_ORIGINS", default=[])
+
+# Path of the plugin's TOML; `runwatcher --config` overrides it.
+TELEPORT_MATTERMOST_CONFIG = env.str(
+    "TELEPORT_MATTERMOST_CONFIG", default="/etc/teleport-mattermost.toml"
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "teleportbridge",
+    "notifications",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "teleportbridge.urls"
+WSGI_APPLICATION = "teleportbridge.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # The watcher, the workers and the web server write concurrently: WAL plus a busy
+    # timeout and IMMEDIATE transactions avoid "database is locked" under that load.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # Tests run the watcher, simulators and workers in threads: an in-memory shared-cache
+    # database raises "table is locked" instead of waiting, so tests use a real file.
+    _db.setdefault("TEST", {})["NAME"] = env.str(
+        "SQLITE_TEST_NAME",
+        default=str(Path(tempfile.gettempdir()) / f"teleportbridge-test-{os.getpid()}.sqlite3"),
+    )
+else:
+    _db.setdefault("CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
+
+# Security headers: on by default, relaxed only where the demo needs plain HTTP.
+SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = _env(env.bool, "SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = _env(env.bool, "CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# django-q2, ORM broker: no extra service. The reconcile task finishes in seconds (each
+# HTTP call has a 10 s timeout); `retry` must exceed `timeout` or django-q2 re-delivers a
+# task that is still running (a second worker would then race the first).
+Q_TIMEOUT = _env(env.int, "Q_TIMEOUT", default=120)
+Q_RETRY = _env(env.int, "Q_RETRY", default=180)
+if Q_TIMEOUT >= Q_RETRY:
+    raise ImproperlyConfigured("environment variable Q_TIMEOUT must be lower than Q_RETRY")
+Q_CLUSTER = {
+    "name": "teleportbridge",
+    "orm": "default",
+    "workers": _env(env.int, "Q_WORKERS", default=2),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
+    # Our own backoff reschedules failed deliveries; django-q2 re-delivery is only a
+    # safety net for a worker that died mid-task.
+    "max_attempts": 3,
+    "ack_failures": True,
+    # django-q2 re-reads up to save_limit success rows per finished task to prune them;
+    # 1000 made its monitor the busiest process in bench/notify_burst.py.
+    "save_limit": 100,
+    "poll": 0.2,
+    "catch_up": False,
+    "label": "Django Q2",
+    "sync": _env(env.bool, "Q_SYNC", default=False),
+}
+
+# Audit correlation: a review this long after the notification is flagged as late, and a
+# request with recipients but no post this long after we saw it counts as failed.
+AUDIT_LATE_REVIEW_SECONDS = _env(env.int, "AUDIT_LATE_REVIEW_SECONDS", default=24 * 3600)
+AUDIT_NOTIFY_DEADLINE_SECONDS = _env(env.int, "AUDIT_NOTIFY_DEADLINE_SECONDS", default=600)
+# Delivery: attempts before a post is marked failed, and how long a SENDING claim holds.
+NOTIFY_MAX_ATTEMPTS = _env(env.int, "NOTIFY_MAX_ATTEMPTS", default=15)
+NOTIFY_SENDING_LEASE_SECONDS = _env(env.int, "NOTIFY_SENDING_LEASE_SECONDS", default=60)
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "teleportbridge.logging.RequestIdFilter"}},
+    "formatters": {
+        "line": {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s",
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "line",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django_q": {"level": "WARNING"}},
+}

@@ -1,0 +1,232 @@
+"""Apply Teleport's view of access requests and rules to the database, idempotently.
+
+Every function here is safe to call twice with the same input: the second call changes
+nothing and enqueues nothing. Follow-up work (Mattermost) is enqueued with
+transaction.on_commit so a rolled-back write never triggers a post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from teleportbridge.logging import request_context
+from teleportbridge.models import AccessMonitoringRule, AccessRequest, RequestState, Review
+from teleportbridge.models.requests import RESOLVED_STATES
+from teleportbridge.teleport.proto import accessmonitoringrules_pb2 as amr_pb2
+from teleportbridge.teleport.proto import types_pb2
+
+log = logging.getLogger(__name__)
+
+RECONCILE_TASK = "notifications.tasks.reconcile_request"
+_STATE_NAMES = {
+    types_pb2.NONE: RequestState.NONE,
+    types_pb2.PENDING: RequestState.PENDING,
+    types_pb2.APPROVED: RequestState.APPROVED,
+    types_pb2.DENIED: RequestState.DENIED,
+    types_pb2.PROMOTED: RequestState.PROMOTED,
+}
+
+
+def enqueue_reconcile(request_id: str) -> None:
+    """Hand the request to the workers once the surrounding transaction commits."""
+    from django_q.tasks import async_task
+
+    def _send() -> None:
+        async_task(RECONCILE_TASK, request_id, task_name=f"reconcile {request_id}"[:100])
+
+    transaction.on_commit(_send)
+
+
+def _ts(value) -> datetime | None:
+    """A protobuf Timestamp as an aware datetime; Go's zero time and unset become None."""
+    if value is None or (value.seconds <= 0 and value.nanos == 0):
+        return None
+    return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, tz=UTC)
+
+
+def _label_values(lv) -> dict[str, list[str]]:
+    return {k: list(v.Values) for k, v in sorted(lv.Values.items())}
+
+
+def _resource_path(rid) -> str:
+    path = f"/{rid.ClusterName}/{rid.Kind}/{rid.Name}"
+    return f"{path}/{rid.SubResourceName}" if rid.SubResourceName else path
+
+
+def request_fields(req: types_pb2.AccessRequestV3) -> dict:
+    """The model fields for one AccessRequestV3 (everything we store but the reviews)."""
+    spec = req.Spec
+    resource_ids = list(spec.RequestedResourceIDs) or [
+        r.id for r in spec.RequestedResourceAccessIDs
+    ]
+    return {
+        "user": spec.User,
+        "roles": list(spec.Roles),
+        "resources": [_resource_path(r) for r in resource_ids],
+        "reason": spec.RequestReason,
+        "state": _STATE_NAMES.get(spec.State, RequestState.NONE),
+        "created_at": _ts(spec.Created),
+        "expires_at": _ts(spec.Expires),
+        "max_duration": _ts(spec.MaxDuration) if spec.HasField("MaxDuration") else None,
+        "suggested_reviewers": list(spec.SuggestedReviewers),
+        "resolve_reason": spec.ResolveReason,
+        "system_annotations": _label_values(spec.SystemAnnotations),
+        "resolve_annotations": _label_values(spec.ResolveAnnotations),
+        "revision": req.Metadata.Revision,
+    }
+
+
+def fingerprint(req: types_pb2.AccessRequestV3) -> str:
+    """Stable hash of the request: equal for a replayed event, different for any change."""
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+
+
+def upsert_request(req: types_pb2.AccessRequestV3, *, source: str = "event") -> bool:
+    """Store one request and its reviews; True when anything changed (and reconcile queued)."""
+    request_id = req.Metadata.Name
+    if not request_id:
+        log.warning("Ignoring an access request event without an ID (%s)", source)
+        return False
+    digest = fingerprint(req)
+    with request_context(request_id), transaction.atomic():
+        # Row lock: the watcher and a resync (or two watchers during a hand-over) may
+        # apply events for the same request at once; the lock orders them.
+        current = AccessRequest.objects.select_for_update().filter(pk=request_id).first()
+        if current is not None and (current.fingerprint == digest or current.deleted_at):
+            # Same event twice, or a stale PUT replayed after the DELETE: nothing to do.
+            return False
+        fields = request_fields(req)
+        now = timezone.now()
+        if (
+            current is not None
+            and current.state in RESOLVED_STATES
+            and fields["state"] not in RESOLVED_STATES
+        ):
+            # Teleport never un-resolves a request: an older event replayed after a
+            # resync must not flip the posts back to PENDING.
+            fields["state"] = current.state
+        if current is None:
+            current = AccessRequest(pk=request_id)
+            previous_state = None
+        else:
+            previous_state = current.state
+        for name, value in fields.items():
+            setattr(current, name, value)
+        current.fingerprint = digest
+        current.last_event_at = now
+        if current.state in RESOLVED_STATES and not current.resolved_at:
+            current.resolved_at = now
+        current.save()
+        new_reviews = _store_reviews(current, req.Spec.Reviews)
+        log.info(
+            "Access request %s from %s: %s%s (%s)",
+            "stored" if previous_state is None else "updated",
+            current.user,
+            current.state,
+            f", {new_reviews} new review(s)" if new_reviews else "",
+            source,
+        )
+        enqueue_reconcile(request_id)
+        return True
+
+
+def _store_reviews(request: AccessRequest, reviews: Iterable[types_pb2.AccessReview]) -> int:
+    created = 0
+    for position, rv in enumerate(reviews):
+        _, was_created = Review.objects.get_or_create(
+            request=request,
+            author=rv.Author,
+            created_at=_ts(rv.Created),
+            defaults={
+                "position": position,
+                "roles": list(rv.Roles),
+                "proposed_state": _STATE_NAMES.get(rv.ProposedState, RequestState.NONE),
+                "reason": rv.Reason,
+            },
+        )
+        created += was_created
+    return created
+
+
+def mark_deleted(request_id: str, *, source: str = "event") -> bool:
+    """A DELETE (expiry or tctl rm): keep the row, record the deletion, expire if pending."""
+    with request_context(request_id), transaction.atomic():
+        current = AccessRequest.objects.select_for_update().filter(pk=request_id).first()
+        if current is None:
+            # Deleted before we ever saw it: keep a tombstone so the audit view can match.
+            AccessRequest.objects.create(
+                pk=request_id,
+                user="",
+                state=RequestState.EXPIRED,
+                deleted_at=timezone.now(),
+                resolved_at=timezone.now(),
+            )
+            log.info("Access request deleted before it was seen (%s)", source)
+            return True
+        if current.deleted_at:
+            return False
+        current.deleted_at = timezone.now()
+        if current.state not in RESOLVED_STATES:
+            current.state = RequestState.EXPIRED
+            current.resolved_at = current.deleted_at
+        current.save(update_fields=["deleted_at", "state", "resolved_at"])
+        log.info("Access request deleted in Teleport, now %s (%s)", current.state, source)
+        enqueue_reconcile(request_id)
+        return True
+
+
+def resync_requests(requests: Iterable[types_pb2.AccessRequestV3]) -> tuple[int, int]:
+    """Level-triggered catch-up after (re)connecting: returns (changed, deleted).
+
+    Anything created, reviewed or resolved while we were away shows up as a changed
+    fingerprint; an unresolved request Teleport no longer has was deleted meanwhile.
+    """
+    seen: set[str] = set()
+    changed = 0
+    for req in requests:
+        seen.add(req.Metadata.Name)
+        changed += upsert_request(req, source="resync")
+    gone = (
+        AccessRequest.objects.filter(deleted_at__isnull=True)
+        .exclude(state__in=RESOLVED_STATES)
+        .exclude(pk__in=seen)
+        .values_list("pk", flat=True)
+    )
+    deleted = sum(mark_deleted(pk, source="resync") for pk in list(gone))
+    return changed, deleted
+
+
+def upsert_rule(rule: amr_pb2.AccessMonitoringRule) -> None:
+    spec = rule.spec
+    AccessMonitoringRule.objects.update_or_create(
+        name=rule.metadata.name,
+        defaults={
+            "subjects": list(spec.subjects),
+            "states": list(spec.states),
+            "condition": spec.condition,
+            "notification_name": spec.notification.name,
+            "recipients": list(spec.notification.recipients),
+            "revision": rule.metadata.revision,
+        },
+    )
+
+
+def replace_rules(rules: Iterable[amr_pb2.AccessMonitoringRule]) -> int:
+    """Mirror the server's full rule list (after INIT): add, update and drop."""
+    with transaction.atomic():
+        names = []
+        for rule in rules:
+            upsert_rule(rule)
+            names.append(rule.metadata.name)
+        AccessMonitoringRule.objects.exclude(name__in=names).delete()
+    return len(names)
+
+
+def delete_rule(name: str) -> None:
+    AccessMonitoringRule.objects.filter(name=name).delete()

@@ -1,0 +1,212 @@
+"""The watcher: one WatchEvents stream, level-triggered resync, reconnect forever.
+
+Each (re)connection waits for INIT, then lists every access request and applies the
+difference (so events missed while disconnected are not lost; the official plugin
+skips this), then applies events as they come. Any failure closes the connection and
+tries again after a jittered exponential backoff; `stop()` interrupts at any point.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import grpc
+from django.db import close_old_connections
+from django.utils import timezone
+
+from teleportbridge import sync
+from teleportbridge.backoff import Backoff
+from teleportbridge.logging import request_context
+from teleportbridge.models import WatcherState
+from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.dial import Connection
+from teleportbridge.teleport.errors import (
+    TeleportError,
+    TeleportUnavailable,
+    classify_rpc_error,
+)
+from teleportbridge.teleport.proto import authservice_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+ConnectFn = Callable[[], tuple[Connection, pb.PingResponse]]
+INIT_TIMEOUT = 15.0
+
+
+class Watcher:
+    """Runs until stop(); `run_once()` is one connection's life, for tests to step through."""
+
+    def __init__(
+        self,
+        connect: ConnectFn,
+        *,
+        init_timeout: float = INIT_TIMEOUT,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._connect = connect
+        self.init_timeout = init_timeout
+        self.backoff = backoff or Backoff(base=0.5, cap=15.0)
+        self.stopping = threading.Event()
+        self.ready = threading.Event()  # set after each successful INIT + resync
+        self.client: TeleportClient | None = None
+        self.proxy_public_addr = ""
+        # The current stream, so stop() (from a signal handler thread) can cancel it.
+        self._stream_lock = threading.Lock()
+        self._stream = None
+        self.connections = 0
+
+    # -- control ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to end; cancels the open stream so it returns within moments."""
+        self.stopping.set()
+        with self._stream_lock:
+            if self._stream is not None:
+                self._stream.cancel()
+
+    def run(self) -> None:
+        """Connect, watch, and on any failure back off and reconnect, until stop()."""
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+                if self.stopping.is_set():
+                    break
+                error = "the server closed the watch stream"
+            except TeleportError as exc:
+                error = str(exc)
+            except Exception as exc:  # a DB outage, a bug: keep watching, resync will repair
+                log.exception("Watcher failed unexpectedly")
+                error = f"{type(exc).__name__}: {exc}"
+            if self.stopping.is_set():
+                break
+            delay = self.backoff.next()
+            self.ready.clear()
+            _safe_state(connected=False, last_error=error[:2000])
+            log.warning("Watcher disconnected (%s); reconnecting in %.1fs", error, delay)
+            self.stopping.wait(delay)
+        _safe_state(connected=False)
+        log.info("Watcher stopped")
+
+    # -- one connection ---------------------------------------------------------------------
+    def run_once(self) -> None:
+        conn, ping = self._connect()
+        client = TeleportClient(conn)
+        self.client = client
+        self.proxy_public_addr = TeleportClient.web_proxy_addr(ping)
+        self.connections += 1
+        try:
+            stream = client.watch()
+            with self._stream_lock:
+                self._stream = stream
+                if self.stopping.is_set():
+                    return
+            self._wait_for_init(stream, client, ping, conn.path)
+            for event in stream:
+                if self.stopping.is_set():
+                    return
+                self.handle(event)
+        except grpc.RpcError as exc:
+            if self.stopping.is_set():
+                return
+            raise classify_rpc_error(exc, "WatchEvents") from None
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            self.client = None
+            client.close()
+
+    def _wait_for_init(self, stream, client: TeleportClient, ping, path: str) -> None:
+        timed_out = threading.Event()
+
+        def _expire() -> None:
+            timed_out.set()
+            stream.cancel()
+
+        timer = threading.Timer(self.init_timeout, _expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            first = next(stream)
+        except grpc.RpcError:
+            if timed_out.is_set():
+                raise TeleportUnavailable("watcher initialization timed out") from None
+            raise
+        except StopIteration:
+            raise TeleportUnavailable("the watch stream ended before INIT") from None
+        finally:
+            timer.cancel()
+        if first.Type != pb.INIT:
+            raise TeleportUnavailable(f'unexpected event type "{pb.Operation.Name(first.Type)}"')
+        accepted = {k.Kind for k in first.WatchStatus.Spec.Kinds}
+        if not first.HasField("WatchStatus"):
+            accepted = {"access_request", "access_monitoring_rule"}  # older servers
+        if "access_request" not in accepted:
+            raise TeleportError(
+                "failed to initialize watcher for all the required resources (Teleport "
+                "refused to watch access_request: grant the role access_request [list, read])"
+            )
+        rules = 0
+        if "access_monitoring_rule" in accepted:
+            rules = sync.replace_rules(client.list_monitoring_rules())
+        close_old_connections()
+        changed, deleted = sync.resync_requests(client.list_access_requests())
+        now = timezone.now()
+        _safe_state(
+            connected=True,
+            cluster_name=ping.ClusterName,
+            server_version=ping.ServerVersion,
+            proxy_public_addr=self.proxy_public_addr,
+            connection_path=path[:32],
+            connected_since=now,
+            last_resync_at=now,
+            last_error="",
+            reconnects=max(self.connections - 1, 0),
+        )
+        self.backoff.reset()
+        self.ready.set()
+        log.info(
+            "Watcher connected to %s (%s, %s); resync: %d changed, %d deleted, %d rule(s). "
+            "Plugin is ready",
+            ping.ClusterName,
+            ping.ServerVersion,
+            path,
+            changed,
+            deleted,
+            rules,
+        )
+
+    # -- events -----------------------------------------------------------------------------
+    def handle(self, event: pb.Event) -> None:
+        """Apply one event. Malformed events are logged and skipped, never fatal."""
+        close_old_connections()
+        kind = event.WhichOneof("Resource")
+        op = pb.Operation.Name(event.Type) if event.Type in (0, 1, 2) else str(event.Type)
+        if event.Type == pb.PUT and kind == "AccessRequest":
+            sync.upsert_request(event.AccessRequest)
+        elif event.Type == pb.PUT and kind == "AccessMonitoringRule":
+            sync.upsert_rule(event.AccessMonitoringRule)
+            log.info("Access monitoring rule %s updated", event.AccessMonitoringRule.metadata.name)
+        elif event.Type == pb.DELETE and kind == "ResourceHeader":
+            header = event.ResourceHeader
+            name = header.Metadata.Name
+            if header.Kind == "access_request" and name:
+                sync.mark_deleted(name)
+            elif header.Kind == "access_monitoring_rule" and name:
+                sync.delete_rule(name)
+                log.info("Access monitoring rule %s deleted", name)
+            else:
+                log.warning("Skipping a malformed DELETE event (kind %r)", header.Kind)
+        else:
+            with request_context("-"):
+                log.warning("Skipping an unexpected %s event carrying %s", op, kind or "nothing")
+            return
+        _safe_state(last_event_at=timezone.now())
+
+
+def _safe_state(**fields: object) -> None:
+    """Health bookkeeping must never take the watcher down (e.g. during a DB blip)."""
+    try:
+        WatcherState.set(**fields)
+    except Exception as exc:
+        log.warning("Could not record watcher state: %s", exc)
