@@ -1,0 +1,183 @@
+"""The outbox: admin-managed recipients, one Post row per Mattermost post, every HTTP call.
+
+A Post row is committed *before* its HTTP call (status SENDING) so that a crash between
+"Mattermost accepted" and "we saved the id" is visible and recoverable (see reconcile.py).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from teleportbridge.models import AccessRequest, Review
+
+
+class Recipient(models.Model):
+    """A recipient added in the Django admin, in addition to those in the TOML."""
+
+    handle = models.CharField(
+        max_length=255,
+        help_text='An email address (direct message) or "team/channel" using the team and '
+        'channel *names* from the URL (e.g. "eng/access-requests"), not display names.',
+    )
+    role_pattern = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Shell-style pattern of requested roles this recipient cares about, e.g. "
+        '"prod-*". Empty means every request.',
+    )
+    enabled = models.BooleanField(default=True)
+    note = models.TextField(blank=True)
+    last_lookup_error = models.TextField(blank=True, editable=False)
+    last_lookup_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["handle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["handle", "role_pattern"],
+                name="%(app_label)s_%(class)s_unique_handle_pattern",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.handle + (f" [{self.role_pattern}]" if self.role_pattern else "")
+
+
+class Post(models.Model):
+    """One Mattermost post we intend to exist: a root post per channel, a reply per review."""
+
+    class Kind(models.TextChoices):
+        ROOT = "root"
+        REPLY = "reply"
+        TEST = "test"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # wanted, not yet tried
+        SENDING = "sending"  # committed before the HTTP call; id unknown until it returns
+        SENT = "sent"  # Mattermost has it; text_sent is what it shows
+        RETRYING = "retrying"  # a transient error; next_attempt_at says when
+        FAILED = "failed"  # a permanent error; needs a human ("retry now" in the admin)
+
+    request = models.ForeignKey(
+        AccessRequest, on_delete=models.CASCADE, related_name="posts", null=True, blank=True
+    )
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="posts", null=True, blank=True
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    recipient = models.CharField(max_length=255, help_text="Raw recipient that led here")
+    channel_id = models.CharField(max_length=64)
+    # Idempotency key, sent as pending_post_id and in props: unique per (request, channel,
+    # kind, review), so a retry after a crash can find or de-duplicate the first attempt.
+    key = models.CharField(max_length=128, unique=True)
+    root = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    mattermost_id = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    text_wanted = models.TextField(blank=True)
+    text_sent = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # Exactly one root post per (request, channel): the core promise.
+            models.UniqueConstraint(
+                fields=["request", "channel_id"],
+                condition=Q(kind="root"),
+                name="%(app_label)s_%(class)s_unique_root_per_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["review", "channel_id"],
+                condition=Q(kind="reply"),
+                name="%(app_label)s_%(class)s_unique_reply_per_channel",
+            ),
+        ]
+        indexes = [
+            # For the sweeper in notifications.tasks: posts that still need work.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=~Q(status="sent"),
+                name="notif_post_unfinished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.mattermost_id or self.key} in {self.channel_id}"
+
+    @property
+    def is_synced(self) -> bool:
+        return self.status == self.Status.SENT and self.text_sent == self.text_wanted
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP call to Mattermost, successful or not: the complete delivery history."""
+
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="attempts_log", null=True, blank=True
+    )
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    method = models.CharField(max_length=8)
+    endpoint = models.CharField(max_length=255, help_text="Path only, no host or token")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error_class = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    retry_after = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.endpoint} → {self.status_code or self.error_class}"
+
+
+class ChannelLookup(models.Model):
+    """Cache of recipient handle → Mattermost channel id (and the last lookup error)."""
+
+    handle = models.CharField(primary_key=True, max_length=255)
+    channel_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.handle} → {self.channel_id or self.error}"
+
+
+class NotificationPlan(models.Model):
+    """Who a request is announced to, decided once when we first see it pending.
+
+    Freezing the decision keeps later admin edits from spraying old requests into new
+    channels, and records "skipped" (no recipients) as a fact rather than an absence.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned"
+        SKIPPED = "skipped"
+
+    request = models.OneToOneField(
+        AccessRequest, on_delete=models.CASCADE, primary_key=True, related_name="plan"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.TextField(blank=True, help_text="Why skipped, or where recipients came from")
+    # [{"handle": ..., "source": ..., "channel_id": ..., "error": ...}] for the timeline.
+    recipients = models.JSONField(default=list)
+    adopted_from_plugin_data = models.BooleanField(default=False)
+    plugin_data_written = models.TextField(blank=True, help_text="Last plugin data we wrote")
+    planned_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.status}"

@@ -1,0 +1,153 @@
+"""Who hears about a request: TOML routing, suggested reviewers, monitoring rules, admin.
+
+Precedence mirrors the official plugin (shared/reference/plugin-behaviour.md §5): when
+matching access monitoring rules name recipients, they replace the TOML routing and the
+suggested reviewers. Admin-managed recipients are our addition and always apply.
+Resolution turns each handle into a Mattermost channel id; a failed lookup skips that
+recipient (with a hint for the classic display-name mistake), never the whole request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from notifications import runtime
+from notifications.conditions import UnsupportedCondition, evaluate
+from notifications.mattermost.errors import PermanentError
+from notifications.models import ChannelLookup, Recipient
+from notifications.recipient_handles import display_name_hint, is_email, parse_handle
+from teleportbridge.config import Config
+from teleportbridge.models import AccessMonitoringRule, AccessRequest
+
+log = logging.getLogger(__name__)
+
+LOOKUP_TTL = timedelta(minutes=10)
+
+
+@dataclasses.dataclass
+class Wanted:
+    handle: str
+    source: str  # "rule:<name>", "config", "suggested", "admin"
+
+
+@dataclasses.dataclass
+class Resolved:
+    handle: str
+    source: str
+    channel_id: str = ""
+    error: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def _rule_recipients(request: AccessRequest) -> list[Wanted]:
+    wanted: list[Wanted] = []
+    for rule in AccessMonitoringRule.objects.all():
+        if not rule.applies_to_mattermost:
+            continue
+        try:
+            matches = evaluate(
+                rule.condition,
+                roles=request.roles,
+                user=request.user,
+                suggested_reviewers=request.suggested_reviewers,
+                reason=request.reason,
+            )
+        except UnsupportedCondition as exc:
+            log.warning(
+                "Access monitoring rule %s: cannot evaluate its condition (%s); "
+                "ignoring the rule, the configured recipients apply",
+                rule.name,
+                exc,
+            )
+            continue
+        if matches:
+            wanted.extend(Wanted(r, f"rule:{rule.name}") for r in rule.recipients)
+    return wanted
+
+
+def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
+    """Raw recipient handles for a request, de-duplicated, with where each came from."""
+    wanted = _rule_recipients(request)
+    if not wanted:
+        wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]
+        for reviewer in request.suggested_reviewers:
+            if is_email(reviewer):
+                wanted.append(Wanted(reviewer, "suggested"))
+            else:
+                log.warning(
+                    "Failed to notify a suggested reviewer with an invalid email address: %r",
+                    reviewer,
+                )
+    for admin in Recipient.objects.filter(enabled=True):
+        pattern = admin.role_pattern.strip()
+        if not pattern or any(fnmatch.fnmatchcase(role, pattern) for role in request.roles):
+            wanted.append(Wanted(admin.handle, "admin"))
+    seen: set[str] = set()
+    unique = []
+    for w in wanted:
+        if w.handle not in seen:
+            seen.add(w.handle)
+            unique.append(w)
+    return unique
+
+
+def _lookup(handle: str) -> str:
+    """Channel id for one handle; PermanentError when Mattermost says it does not exist."""
+    client = runtime.mattermost()
+    parsed = parse_handle(handle)
+    if parsed.kind == "email":
+        user = client.get_user_by_email(parsed.email)
+        bot = client.get_me()
+        return str(client.create_direct_channel(bot["id"], user["id"])["id"])
+    return str(client.get_channel_by_name(parsed.team, parsed.channel)["id"])
+
+
+def resolve(handle: str) -> str:
+    """Resolve with a short-lived cache; raises ValueError/PermanentError/TransientError."""
+    cached = ChannelLookup.objects.filter(
+        handle=handle, checked_at__gte=timezone.now() - LOOKUP_TTL
+    ).first()
+    if cached is not None and cached.channel_id:
+        return cached.channel_id
+    try:
+        channel_id = _lookup(handle)
+    except (ValueError, PermanentError) as exc:
+        error = str(exc)
+        if isinstance(exc, PermanentError):
+            error = f"{error} — {display_name_hint(parse_handle(handle))}"
+        ChannelLookup.objects.update_or_create(
+            handle=handle, defaults={"channel_id": "", "error": error}
+        )
+        Recipient.objects.filter(handle=handle).update(
+            last_lookup_error=error, last_lookup_at=timezone.now()
+        )
+        raise PermanentError(error, status=getattr(exc, "status", None)) from None
+    ChannelLookup.objects.update_or_create(
+        handle=handle, defaults={"channel_id": channel_id, "error": ""}
+    )
+    Recipient.objects.filter(handle=handle).update(
+        last_lookup_error="", last_lookup_at=timezone.now()
+    )
+    return channel_id
+
+
+def resolve_all(wanted: list[Wanted]) -> list[Resolved]:
+    """Resolve every handle; failures are kept (with the reason) for the record.
+
+    A TransientError propagates: the plan is not final until Mattermost answered.
+    """
+    out: list[Resolved] = []
+    for w in wanted:
+        try:
+            out.append(Resolved(w.handle, w.source, channel_id=resolve(w.handle)))
+        except PermanentError as exc:
+            log.warning("Failure when fetching recipient %s, continuing anyway: %s", w.handle, exc)
+            out.append(Resolved(w.handle, w.source, error=str(exc)))
+    return out

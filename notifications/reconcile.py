@@ -1,0 +1,240 @@
+"""Level-triggered reconciliation: make Mattermost show what the database says now.
+
+One idempotent function per request, run by a django-q2 worker whenever anything about
+the request changes (and by the sweeper when a retry is due):
+1. decide the recipients once (the plan), adopting the Go plugin's posts if it made any;
+2. derive the wanted posts: a root post per channel with the text for the current state,
+   a thread reply per (review, channel);
+3. deliver whatever differs from what was sent (delivery.deliver), roots before replies;
+4. mirror the result into the plugin data entry in Teleport.
+Running it twice, late, or on two workers at once is harmless (see delivery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from notifications import delivery, interop, plugindata, runtime
+from notifications.mattermost.errors import MattermostError
+from notifications.models import NotificationPlan, Post
+from notifications.recipients import resolve_all, wanted_recipients
+from notifications.render import RootPostData, render_review_reply, render_root_post, request_link
+from teleportbridge.logging import request_context
+from teleportbridge.models import AccessRequest, RequestState, Review, WatcherState
+
+log = logging.getLogger(__name__)
+
+
+def root_key(request_id: str, channel_id: str) -> str:
+    # Idempotency key: one root per (request, channel); also Mattermost's pending_post_id.
+    return f"{request_id}:{channel_id}:root"
+
+
+def reply_key(request_id: str, channel_id: str, review: Review) -> str:
+    stamp = review.created_at.strftime("%Y%m%dT%H%M%S%f") if review.created_at else "-"
+    return f"{request_id}:{channel_id}:review:{review.author}:{stamp}"[:128]
+
+
+def root_text(request: AccessRequest, status: str | None = None) -> str:
+    state = status or request.state
+    addr = WatcherState.get().proxy_public_addr
+    return render_root_post(
+        RootPostData(
+            request_id=request.pk,
+            user=request.user,
+            roles=list(request.roles),
+            reason=request.reason,
+            status="PENDING" if state in (RequestState.PENDING, RequestState.NONE) else state,
+            resolve_reason=request.resolve_reason,
+            link=request_link(addr, request.pk) if addr else None,
+        )
+    )
+
+
+def reply_text(review: Review) -> str:
+    return render_review_reply(
+        review.author, review.created_at, review.proposed_state, review.reason
+    )
+
+
+def _ensure_reply(review: Review, root: Post, **extra) -> None:
+    """The reply row for (review, channel); the unique constraint makes this idempotent."""
+    Post.objects.get_or_create(
+        review=review,
+        kind=Post.Kind.REPLY,
+        channel_id=root.channel_id,
+        defaults={
+            "request_id": review.request_id,
+            "root": root,
+            "key": reply_key(review.request_id, root.channel_id, review),
+            "recipient": root.recipient,
+            "text_wanted": reply_text(review),
+            **extra,
+        },
+    )
+
+
+def _skip(request: AccessRequest, reason: str, recipients: list | None = None) -> NotificationPlan:
+    log.warning("No channel to post: %s", reason)
+    return _create_plan(request, NotificationPlan.Status.SKIPPED, reason, recipients or [])
+
+
+def _create_plan(request, status, reason, recipients, adopted=False) -> NotificationPlan:
+    try:
+        with transaction.atomic():
+            return NotificationPlan.objects.create(
+                request=request,
+                status=status,
+                reason=reason,
+                recipients=recipients,
+                adopted_from_plugin_data=adopted,
+            )
+    except IntegrityError:
+        # Two workers planned the same request at once; the first one's plan stands.
+        return NotificationPlan.objects.get(pk=request.pk)
+
+
+def _adopt(request: AccessRequest, pd: plugindata.PluginData) -> NotificationPlan:
+    """Take over posts the Go plugin made: record them as sent, post nothing again."""
+    posted_status = pd.resolution or "PENDING"
+    text = root_text(request, posted_status)
+    plan = _create_plan(
+        request,
+        NotificationPlan.Status.PLANNED,
+        "adopted the official plugin's posts from Teleport plugin data",
+        [
+            {"handle": "", "source": "plugin data", "channel_id": c, "error": ""}
+            for c, _ in pd.messages
+        ],
+        adopted=True,
+    )
+    for channel_id, post_id in pd.messages:
+        Post.objects.get_or_create(
+            request=request,
+            kind=Post.Kind.ROOT,
+            channel_id=channel_id,
+            defaults={
+                "key": root_key(request.pk, channel_id),
+                "recipient": "(plugin data)",
+                "mattermost_id": post_id,
+                "status": Post.Status.SENT,
+                "text_wanted": text,
+                "text_sent": text,
+            },
+        )
+    roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
+    for review in request.reviews.order_by("position")[: pd.reviews_count]:
+        for root in roots:
+            # The Go plugin already replied for these reviews (reviews_count).
+            _ensure_reply(review, root, status=Post.Status.SENT, text_sent=reply_text(review))
+    log.info("Adopted %d post(s) from plugin data", len(pd.messages))
+    return plan
+
+
+def ensure_plan(request: AccessRequest) -> NotificationPlan:
+    """Decide recipients once. TransientError propagates (the sweeper retries)."""
+    plan = NotificationPlan.objects.filter(pk=request.pk).first()
+    if plan is not None:
+        return plan
+    pd = interop.read(request.pk)
+    if pd is not None and pd.messages:
+        return _adopt(request, pd)
+    if request.state != RequestState.PENDING:
+        return _skip(request, f"first seen already {request.state}; nothing to announce")
+    wanted = wanted_recipients(request, runtime.get_config())
+    if not wanted:
+        return _skip(request, "no recipients configured and no suggested reviewers")
+    resolved = resolve_all(wanted)
+    records = [r.as_json() for r in resolved]
+    channels: dict[str, str] = {}
+    for r in resolved:
+        if r.channel_id and r.channel_id not in channels:
+            channels[r.channel_id] = r.handle
+    if not channels:
+        return _skip(request, "none of the recipients could be resolved", records)
+    plan = _create_plan(
+        request,
+        NotificationPlan.Status.PLANNED,
+        f"{len(channels)} channel(s) from {', '.join(sorted({r.source for r in resolved}))}",
+        records,
+    )
+    text = root_text(request)
+    for channel_id, handle in channels.items():
+        Post.objects.get_or_create(
+            request=request,
+            kind=Post.Kind.ROOT,
+            channel_id=channel_id,
+            defaults={
+                "key": root_key(request.pk, channel_id),
+                "recipient": handle,
+                "text_wanted": text,
+            },
+        )
+    return plan
+
+
+def sync_wanted_posts(request: AccessRequest) -> None:
+    """Update wanted texts and create reply rows; no network."""
+    roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
+    text = root_text(request)
+    Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
+        text_wanted=text
+    )
+    for review in request.reviews.order_by("position"):
+        for root in roots:
+            _ensure_reply(review, root)
+
+
+def reconcile_request(request_id: str) -> str:
+    """Converge one request; returns a short summary (stored by django-q2 as the result)."""
+    with request_context(request_id):
+        request = AccessRequest.objects.filter(pk=request_id).first()
+        if request is None:
+            return "unknown request"
+        try:
+            plan = ensure_plan(request)
+        except MattermostError as exc:
+            log.warning("Cannot decide recipients yet (will retry): %s", exc)
+            return f"recipients pending: {exc}"
+        if plan.status == NotificationPlan.Status.SKIPPED:
+            return f"skipped: {plan.reason}"
+        sync_wanted_posts(request)
+        client = runtime.mattermost()
+        counts: dict[str, int] = {}
+        posts = Post.objects.filter(request=request).select_related("root")
+        ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
+        throttled = False
+        for post in ordered:
+            if not delivery.needs_work(post):
+                continue
+            if throttled:
+                counts["deferred"] = counts.get("deferred", 0) + 1
+                continue
+            if post.kind == Post.Kind.REPLY:
+                post.root.refresh_from_db()
+            outcome = delivery.deliver(post, client)
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
+            if outcome is delivery.Outcome.RETRY and "429" in post.last_error:
+                throttled = True  # rate limited: the rest would only be refused too
+        if throttled:
+            _defer_rest(request)
+        interop.write(request, plan)
+        summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
+        log.debug("Reconciled: %s", summary)
+        return summary
+
+
+def _defer_rest(request: AccessRequest) -> None:
+    """After a 429, push the other pending posts to the same retry time."""
+    limited = (
+        Post.objects.filter(request=request, status=Post.Status.RETRYING)
+        .exclude(next_attempt_at=None)
+        .order_by("-next_attempt_at")
+        .first()
+    )
+    if limited is not None:
+        Post.objects.filter(request=request, status__in=[Post.Status.PENDING]).update(
+            status=Post.Status.RETRYING, next_attempt_at=limited.next_attempt_at
+        )
