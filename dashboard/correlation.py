@@ -1,0 +1,330 @@
+"""Correlate Teleport's audit log with what we notified, and flag what does not add up.
+
+Everything here is a read over existing tables (AccessRequest, Review, Post, AuditEvent):
+anomalies are computed on demand rather than stored, so they can never go stale when a
+late audit event or a retried post changes the picture.
+
+Anomaly kinds (see `AnomalyKind`):
+
+* review_without_notification: Teleport logged a review for a request we never posted a
+  root message about (including requests we have never seen at all).
+* notification_failed: a post for the request is FAILED, or no root post was sent within
+  AUDIT_NOTIFY_DEADLINE_SECONDS (default 600) of first seeing a request that had recipients.
+* resolution_without_review: APPROVED/DENIED with neither a review audit event nor a
+  Review row (e.g. resolved with `tctl requests approve` by an admin).
+* late_review: the first review came more than AUDIT_LATE_REVIEW_SECONDS (default 24 h)
+  after the first root post was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from django.conf import settings
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from notifications.models import NotificationPlan, Post, Recipient
+from teleportbridge.models import AccessRequest, AuditEvent, RequestState, Review
+
+REVIEW_EVENT = "access_request.review"
+REVIEW_CODE = "T5002I"
+
+
+class AnomalyKind(StrEnum):
+    REVIEW_WITHOUT_NOTIFICATION = "review_without_notification"
+    NOTIFICATION_FAILED = "notification_failed"
+    RESOLUTION_WITHOUT_REVIEW = "resolution_without_review"
+    LATE_REVIEW = "late_review"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class ReviewStatus(StrEnum):
+    """Correlation status of one "Access Request Reviewed" audit event."""
+
+    MATCHED = "matched"  # known request, root post sent, a Review row by that reviewer
+    NO_REVIEW_ROW = "no_review_row"  # notified, but the watcher never recorded this review
+    NOT_NOTIFIED = "not_notified"  # we know the request but never sent a root post
+    UNKNOWN_REQUEST = "unknown_request"  # the request never reached us
+
+    @property
+    def is_anomaly(self) -> bool:
+        return self in (ReviewStatus.NOT_NOTIFIED, ReviewStatus.UNKNOWN_REQUEST)
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: AnomalyKind
+    request_id: str
+    at: datetime | None
+    detail: str
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What we know about one request's notification and review, from all sources."""
+
+    request_id: str
+    state: str
+    first_seen_at: datetime | None
+    notified_at: datetime | None  # first SENT root post
+    root_posts: int
+    failed_posts: int
+    review_rows: int
+    review_events: int
+    first_review_row_at: datetime | None
+    first_review_event_at: datetime | None
+
+    @property
+    def first_review_at(self) -> datetime | None:
+        times = [t for t in (self.first_review_row_at, self.first_review_event_at) if t]
+        return min(times) if times else None
+
+    @property
+    def time_to_first_review(self) -> timedelta | None:
+        """Notification → first review; None until both happened (or if review came first)."""
+        if self.notified_at is None or self.first_review_at is None:
+            return None
+        delta = self.first_review_at - self.notified_at
+        return delta if delta >= timedelta(0) else None
+
+
+@dataclass(frozen=True)
+class ReviewCorrelation:
+    event: AuditEvent
+    status: ReviewStatus
+    request: AccessRequest | None
+    notified_at: datetime | None
+    review: Review | None
+
+    @property
+    def time_to_review(self) -> timedelta | None:
+        if self.notified_at is None:
+            return None
+        delta = self.event.time - self.notified_at
+        return delta if delta >= timedelta(0) else None
+
+
+def late_review_threshold() -> timedelta:
+    return timedelta(seconds=getattr(settings, "AUDIT_LATE_REVIEW_SECONDS", 24 * 3600))
+
+
+def notify_deadline() -> timedelta:
+    return timedelta(seconds=getattr(settings, "AUDIT_NOTIFY_DEADLINE_SECONDS", 600))
+
+
+def _sent_roots() -> QuerySet[Post]:
+    return Post.objects.filter(kind=Post.Kind.ROOT, status=Post.Status.SENT)
+
+
+def _count(qs: QuerySet, field: str = "pk") -> Coalesce:
+    """A correlated COUNT as a subquery: no JOIN fan-out between posts, reviews and events."""
+    counted = qs.order_by().values(field).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def annotated_requests(qs: QuerySet[AccessRequest] | None = None) -> QuerySet[AccessRequest]:
+    """Requests with the notification/review facts the dashboard needs, in one query."""
+    qs = AccessRequest.objects.all() if qs is None else qs
+    posts = Post.objects.filter(request=OuterRef("pk"))
+    reviews = Review.objects.filter(request=OuterRef("pk"))
+    events = AuditEvent.objects.filter(request_id=OuterRef("pk"), event_type=REVIEW_EVENT)
+    return qs.annotate(
+        plan_status=F("plan__status"),  # one-to-one: a LEFT JOIN, no fan-out
+        notified_at=Subquery(
+            _sent_roots()
+            .filter(request=OuterRef("pk"), sent_at__isnull=False)
+            .order_by("sent_at")
+            .values("sent_at")[:1]
+        ),
+        root_posts=_count(posts.filter(kind=Post.Kind.ROOT), "request"),
+        failed_posts=_count(posts.filter(status=Post.Status.FAILED), "request"),
+        review_rows=_count(reviews, "request"),
+        review_events=_count(events, "request_id"),
+        first_review_row_at=Subquery(
+            reviews.filter(created_at__isnull=False).order_by("created_at").values("created_at")[:1]
+        ),
+        first_review_event_at=Subquery(events.order_by("time").values("time")[:1]),
+    )
+
+
+def facts_for(request: AccessRequest) -> RequestFacts:
+    """Facts from a row of `annotated_requests()`."""
+    return RequestFacts(
+        request_id=request.pk,
+        state=request.state,
+        first_seen_at=request.first_seen_at,
+        notified_at=request.notified_at,
+        root_posts=request.root_posts,
+        failed_posts=request.failed_posts,
+        review_rows=request.review_rows,
+        review_events=request.review_events,
+        first_review_row_at=request.first_review_row_at,
+        first_review_event_at=request.first_review_event_at,
+    )
+
+
+def request_facts(qs: QuerySet[AccessRequest] | None = None) -> list[RequestFacts]:
+    return [facts_for(r) for r in annotated_requests(qs)]
+
+
+def _had_recipients(request: AccessRequest, recipients: list[Recipient], root_posts: int) -> bool:
+    """Did anyone need telling? The delivery pipeline's frozen NotificationPlan says so
+    when there is one; else a root post row means routing found a channel; else an admin
+    Recipient that existed in time and whose pattern matches one of the roles."""
+    plan_status = getattr(request, "plan_status", None)
+    if plan_status == NotificationPlan.Status.PLANNED or root_posts:
+        return True
+    if plan_status == NotificationPlan.Status.SKIPPED:
+        return False
+    seen = request.first_seen_at or timezone.now()
+    for r in recipients:
+        if r.created_at and r.created_at > seen + notify_deadline():
+            continue
+        if not r.role_pattern or any(fnmatchcase(role, r.role_pattern) for role in request.roles):
+            return True
+    return False
+
+
+def request_anomalies(
+    requests: Iterable[AccessRequest], *, now: datetime | None = None
+) -> list[Anomaly]:
+    """Anomalies of requests from `annotated_requests()` (all kinds except reviews of
+    requests we do not know, which only `review_anomalies` can see)."""
+    now = now or timezone.now()
+    late, deadline = late_review_threshold(), notify_deadline()
+    recipients = list(Recipient.objects.filter(enabled=True))
+    found: list[Anomaly] = []
+    for req in requests:
+        f = facts_for(req)
+        if f.failed_posts:
+            found.append(
+                Anomaly(
+                    AnomalyKind.NOTIFICATION_FAILED,
+                    f.request_id,
+                    f.first_seen_at,
+                    f"{f.failed_posts} post(s) failed permanently",
+                )
+            )
+        elif f.first_seen_at and f.first_seen_at + deadline < now:
+            sent_in_time = f.notified_at is not None and f.notified_at <= f.first_seen_at + deadline
+            if not sent_in_time and _had_recipients(req, recipients, f.root_posts):
+                detail = (
+                    f"first root post sent {f.notified_at - f.first_seen_at} after first seen"
+                    if f.notified_at
+                    else "no root post sent"
+                )
+                found.append(
+                    Anomaly(AnomalyKind.NOTIFICATION_FAILED, f.request_id, f.first_seen_at, detail)
+                )
+        if f.state in (RequestState.APPROVED, RequestState.DENIED) and not (
+            f.review_rows or f.review_events
+        ):
+            found.append(
+                Anomaly(
+                    AnomalyKind.RESOLUTION_WITHOUT_REVIEW,
+                    f.request_id,
+                    req.resolved_at or req.last_event_at,
+                    f"{f.state} without any review (resolved directly, e.g. by tctl?)",
+                )
+            )
+        ttr = f.time_to_first_review
+        if ttr is not None and ttr > late:
+            found.append(
+                Anomaly(
+                    AnomalyKind.LATE_REVIEW,
+                    f.request_id,
+                    f.first_review_at,
+                    f"first review {_fmt(ttr)} after notification (threshold {_fmt(late)})",
+                )
+            )
+    return found
+
+
+def correlate_review_events(events: Iterable[AuditEvent]) -> list[ReviewCorrelation]:
+    """Status of each review audit event: is the request known, notified, and recorded?"""
+    events = list(events)
+    ids = {e.request_id for e in events}
+    requests = {r.pk: r for r in AccessRequest.objects.filter(pk__in=ids)}
+    notified: dict[str, datetime] = {}
+    for rid, sent_at in (
+        _sent_roots()
+        .filter(request_id__in=ids, sent_at__isnull=False)
+        .order_by("sent_at")
+        .values_list("request_id", "sent_at")
+    ):
+        notified.setdefault(rid, sent_at)
+    reviews: dict[tuple[str, str], Review] = {}
+    for review in Review.objects.filter(request_id__in=ids).order_by("position"):
+        reviews.setdefault((review.request_id, review.author), review)
+    out = []
+    for e in events:
+        req = requests.get(e.request_id)
+        review = reviews.get((e.request_id, e.reviewer))
+        if req is None:
+            status = ReviewStatus.UNKNOWN_REQUEST
+        elif e.request_id not in notified:
+            status = ReviewStatus.NOT_NOTIFIED
+        elif review is None:
+            status = ReviewStatus.NO_REVIEW_ROW
+        else:
+            status = ReviewStatus.MATCHED
+        out.append(ReviewCorrelation(e, status, req, notified.get(e.request_id), review))
+    return out
+
+
+def review_events(since: datetime | None = None) -> QuerySet[AuditEvent]:
+    qs = AuditEvent.objects.filter(event_type=REVIEW_EVENT)
+    return qs.filter(time__gte=since) if since else qs
+
+
+def review_anomalies(events: Iterable[AuditEvent]) -> list[Anomaly]:
+    return [
+        Anomaly(
+            AnomalyKind.REVIEW_WITHOUT_NOTIFICATION,
+            c.event.request_id,
+            c.event.time,
+            f"{c.event.reviewer or 'someone'} reviewed ({c.event.proposed_state or '?'}) a "
+            + ("request we never saw" if c.request is None else "request we never notified"),
+            c.event.event_id,
+        )
+        for c in correlate_review_events(events)
+        if c.status.is_anomaly
+    ]
+
+
+def find_anomalies(*, since: datetime | None = None, now: datetime | None = None) -> list[Anomaly]:
+    """Every anomaly for requests first seen (and review events logged) since `since`,
+    newest first."""
+    requests = AccessRequest.objects.all()
+    if since:
+        requests = requests.filter(Q(first_seen_at__gte=since) | Q(created_at__gte=since))
+    found = request_anomalies(annotated_requests(requests), now=now)
+    found += review_anomalies(review_events(since))
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda a: a.at or epoch, reverse=True)
+
+
+def _fmt(delta: timedelta) -> str:
+    """Short duration for anomaly details ("1d 2h", "3h 4m", "5m 6s")."""
+    secs = int(delta.total_seconds())
+    days, rem = divmod(secs, 86400)
+    hours, rem = divmod(rem, 3600)
+    mins, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {mins}m"
+    return f"{mins}m {secs}s"
+
+
+format_duration = _fmt

@@ -1,0 +1,92 @@
+"""Formatting shared by every dashboard page: UTC timestamps with relative times,
+short durations, secret redaction and the server-rendered SVG bar chart."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince, timeuntil
+
+from dashboard.correlation import format_duration
+
+register = template.Library()
+
+# Mattermost tokens are never stored, but an error message from a client library could
+# still echo an Authorization header or a token query parameter: never show one.
+_SECRET = re.compile(
+    r"(?i)(authorization\s*[=:]\s*(?:bearer\s+)?|bearer\s+"
+    r"|\b[a-z_]*token[\"']?\s*[=:]\s*[\"']?)[^\s,;\"'&]+"
+)
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a bearer token with a placeholder."""
+    return _SECRET.sub(r"\1[redacted]", text or "")
+
+
+@register.filter
+def redacted(text: str) -> str:
+    return redact(text)
+
+
+def relative(dt: datetime, now: datetime | None = None) -> str:
+    """'3 hours ago' / 'in 5 minutes' / 'just now', one unit only so tables stay narrow."""
+    now = now or timezone.now()
+    if abs((now - dt).total_seconds()) < 60:
+        return "just now"
+    # timesince() joins number and unit with a no-break space; plain text copies better.
+    if dt <= now:
+        return f"{timesince(dt, now, depth=1)} ago".replace("\xa0", " ")
+    return f"in {timeuntil(dt, now, depth=1)}".replace("\xa0", " ")
+
+
+@register.filter
+def utc(dt: datetime | None) -> SafeString | str:
+    """`2026-11-25 14:07:03 UTC (3 hours ago)` in a <time> element (machine-readable too)."""
+    if not dt:
+        return "—"
+    dt = dt.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}">{} UTC <span class="rel">({})</span></time>',
+        dt.isoformat(),
+        dt.strftime("%Y-%m-%d %H:%M:%S"),
+        relative(dt),
+    )
+
+
+@register.filter
+def duration(delta: timedelta | None) -> str:
+    return "—" if delta is None else format_duration(delta)
+
+
+@register.inclusion_tag("dashboard/_svg_bars.html")
+def svg_bars(bars: list, height: int = 120, bar_width: int = 28, gap: int = 6) -> dict:
+    """A vertical bar chart as inline SVG: no JavaScript, no external assets."""
+    label_h = 16
+    plot_h = height - 2 * label_h
+    items = []
+    for i, bar in enumerate(bars):
+        h = round(plot_h * bar.pct / 100) if bar.count else 0
+        x = i * (bar_width + gap)
+        items.append(
+            {
+                "bar": bar,
+                "x": x,
+                "cx": x + bar_width / 2,
+                "y": label_h + plot_h - h,
+                "h": h,
+                "count_y": label_h + plot_h - h - 3,
+            }
+        )
+    return {
+        "items": items,
+        "width": max(len(bars) * (bar_width + gap) - gap, 1),
+        "height": height,
+        "bar_width": bar_width,
+        "label_y": height - 3,
+    }

@@ -1,0 +1,127 @@
+"""Dashboard pages: read-only, login required, for users with the auditor permission.
+
+Access rule (one place, `auditor_required`): the user must be logged in and hold
+`teleportbridge.view_accessrequest`. Superusers have it; the `auditor` group created by
+`manage.py createauditor` (or by hand in the admin) grants it together with the other
+view permissions. A logged-in user without it gets 403, an anonymous one the login page.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from dashboard import queries
+from dashboard.correlation import ReviewStatus, facts_for
+from teleportbridge.models import RequestState
+
+AUDITOR_PERMISSION = "teleportbridge.view_accessrequest"
+PAGE_SIZE = 50
+
+
+def auditor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login first (redirect), then the permission (403): the order matters for anonymous
+    visitors, who must land on the login page rather than a bare 403."""
+    return login_required(
+        permission_required(AUDITOR_PERMISSION, raise_exception=True)(require_safe(view))
+    )
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@auditor_required
+def overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/overview.html", {"o": queries.overview(), "nav": "overview"})
+
+
+@auditor_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    g = request.GET
+    filters = {
+        "q": g.get("q", "").strip(),
+        "state": g.get("state", ""),
+        "notification": g.get("notification", ""),
+        "created_from": _date(g.get("from", "")),
+        "created_to": _date(g.get("to", "")),
+    }
+    page = Paginator(queries.search_requests(**filters), PAGE_SIZE).get_page(g.get("page"))
+    for row in page:
+        row.facts = facts_for(row)
+    params = g.copy()
+    params.pop("page", None)
+    ctx = {
+        "nav": "requests",
+        "page": page,
+        "f": {**filters, "from": g.get("from", ""), "to": g.get("to", "")},
+        "states": [s for s in RequestState if s.value != "NONE"],
+        "notification_choices": [
+            ("sent", "Root post sent"),
+            ("not_sent", "No root post sent"),
+            ("failed", "Has failed posts"),
+        ],
+        "query_string": params.urlencode(),
+    }
+    return render(request, "dashboard/requests.html", ctx)
+
+
+@auditor_required
+def request_detail(request: HttpRequest, request_id: str) -> HttpResponse:
+    detail = queries.request_detail(request_id)
+    if detail is None:
+        raise Http404("No such access request")
+    return render(request, "dashboard/request_detail.html", {"d": detail, "nav": "requests"})
+
+
+def _audit_filters(request: HttpRequest) -> dict[str, str]:
+    return {"status": request.GET.get("status", ""), "q": request.GET.get("q", "").strip()}
+
+
+@auditor_required
+def audit(request: HttpRequest) -> HttpResponse:
+    filters = _audit_filters(request)
+    rows = queries.audit_reviews(**filters)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    ctx = {
+        "nav": "audit",
+        "page": page,
+        "f": filters,
+        "statuses": list(ReviewStatus),
+        "query_string": params.urlencode(),
+        "total": len(rows),
+    }
+    return render(request, "dashboard/audit.html", ctx)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@auditor_required
+def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The audit page's rows (same filters, no paging) as CSV for a spreadsheet or a SIEM."""
+    rows = queries.audit_csv_rows(queries.audit_reviews(**_audit_filters(request)))
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow(r) for r in [queries.AUDIT_CSV_HEADER, *rows])
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="access-request-reviews.csv"'
+    return response
+
+
+@auditor_required
+def health(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/health.html", {"h": queries.health(), "nav": "health"})
