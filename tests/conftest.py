@@ -1,0 +1,111 @@
+"""Shared fixtures: the two simulators as real servers, credentials, the plugin TOML.
+
+Area-specific fixtures live in tests/<area>/conftest.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from notifications.simulator.server import MattermostSimulator
+from teleportbridge.simulator.certs import make_cluster, write_identity_file
+from teleportbridge.simulator.server import TeleportSimulator
+
+
+@pytest.fixture(scope="session")
+def pki():
+    """One cluster PKI for the session: key generation is the slow part."""
+    return make_cluster("sim.example.com")
+
+
+@pytest.fixture
+def teleport(pki):
+    sim = TeleportSimulator(pki).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def identity_file(pki, tmp_path) -> Path:
+    path = tmp_path / "identity"
+    write_identity_file(path, pki.issue_client(), pki.cluster_name)
+    return path
+
+
+@pytest.fixture
+def mattermost():
+    sim = MattermostSimulator().start()
+    sim.add_team("eng", "Engineering")
+    sim.channel_ids = {
+        "access-requests": sim.add_channel("eng", "access-requests", "Access Requests"),
+        "town-square": sim.add_channel("eng", "town-square", "Town Square"),
+        "private": sim.add_channel("eng", "private", "Private", bot_member=False),
+    }
+    sim.user_ids = {
+        name: sim.add_user(f"{name}@example.com", name) for name in ("alice", "bob", "carol")
+    }
+    yield sim
+    sim.stop()
+
+
+def write_config(
+    path: Path,
+    *,
+    teleport_addr: str,
+    identity: Path,
+    mattermost_url: str,
+    token: str = "sim-bot-token",
+    recipients: list[str] | None = None,
+    role_to_recipients: dict[str, list[str]] | None = None,
+    log_output: str = "stderr",
+) -> Path:
+    lines = [
+        "[teleport]",
+        f'addr = "{teleport_addr}"',
+        f'identity = "{identity}"',
+        "",
+        "[mattermost]",
+        f'url = "{mattermost_url}"',
+        f'token = "{token}"',
+    ]
+    if recipients is not None:
+        lines.append("recipients = [" + ", ".join(f'"{r}"' for r in recipients) + "]")
+    if role_to_recipients:
+        lines += ["", "[role_to_recipients]"]
+        lines += [
+            f'"{role}" = [' + ", ".join(f'"{r}"' for r in rs) + "]"
+            for role, rs in role_to_recipients.items()
+        ]
+    lines += ["", "[log]", f'output = "{log_output}"', 'severity = "DEBUG"', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def plugin_config(tmp_path, teleport, identity_file, mattermost, monkeypatch):
+    """A TOML wired to both simulators; TELEPORT_MATTERMOST_CONFIG points at it.
+
+    Call it again (it is a function) to rewrite recipients for one test.
+    """
+    from notifications import runtime
+
+    path = tmp_path / "teleport-mattermost.toml"
+
+    def configure(**kwargs) -> Path:
+        kwargs.setdefault("recipients", ["eng/access-requests"])
+        write_config(
+            path,
+            teleport_addr=teleport.address,
+            identity=identity_file,
+            mattermost_url=mattermost.url,
+            **kwargs,
+        )
+        runtime.reset()
+        return path
+
+    configure()
+    monkeypatch.setenv("TELEPORT_MATTERMOST_CONFIG", str(path))
+    yield configure
+    runtime.reset()

@@ -1,0 +1,180 @@
+"""Correlation of audit events with requests and posts, and each anomaly kind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dashboard.correlation import (
+    AnomalyKind,
+    ReviewStatus,
+    annotated_requests,
+    correlate_review_events,
+    facts_for,
+    find_anomalies,
+)
+from notifications.models import Post
+from teleportbridge.models import AccessRequest, AuditEvent
+from tests.dashboard.factories import (
+    T0,
+    make_audit_event,
+    make_plan,
+    make_post,
+    make_recipient,
+    make_request,
+    make_review,
+)
+
+pytestmark = pytest.mark.django_db
+NOW = T0 + timedelta(days=2)
+
+
+def kinds(request_id: str | None = None) -> list[str]:
+    return sorted(
+        a.kind for a in find_anomalies(now=NOW) if request_id is None or a.request_id == request_id
+    )
+
+
+def test_a_clean_history_has_no_anomaly_and_a_time_to_first_review():
+    req = make_request(state="APPROVED")
+    make_post(req, sent_at=T0 + timedelta(seconds=5))
+    make_review(req, author="bob", at=T0 + timedelta(minutes=7))
+    make_audit_event(req.pk, reviewer="bob", time=T0 + timedelta(minutes=7, seconds=1))
+
+    assert kinds() == []
+    facts = facts_for(annotated_requests().get(pk=req.pk))
+    assert facts.time_to_first_review == timedelta(minutes=6, seconds=55)
+    [c] = correlate_review_events(AuditEvent.objects.all())
+    assert c.status == ReviewStatus.MATCHED
+    assert c.review is not None and c.review.author == "bob"
+
+
+def test_first_review_is_the_earliest_of_audit_event_and_review_row():
+    req = make_request()
+    make_post(req, sent_at=T0)
+    make_review(req, at=T0 + timedelta(minutes=9))
+    make_audit_event(req.pk, time=T0 + timedelta(minutes=4))
+    facts = facts_for(annotated_requests().get(pk=req.pk))
+    assert facts.time_to_first_review == timedelta(minutes=4)
+
+
+def test_review_of_a_request_we_never_saw_is_flagged():
+    make_audit_event("never-seen", reviewer="mallory")
+    [a] = find_anomalies(now=NOW)
+    assert a.kind == AnomalyKind.REVIEW_WITHOUT_NOTIFICATION
+    assert a.request_id == "never-seen"
+    assert "never saw" in a.detail
+    [c] = correlate_review_events(AuditEvent.objects.all())
+    assert c.status == ReviewStatus.UNKNOWN_REQUEST
+
+
+def test_review_of_a_known_request_without_a_sent_root_post_is_flagged():
+    req = make_request(state="APPROVED")
+    make_post(req, status=Post.Status.PENDING)  # never sent
+    make_post(req, status=Post.Status.SENT, kind=Post.Kind.TEST)  # not a root post
+    make_review(req)
+    make_audit_event(req.pk)
+    assert AnomalyKind.REVIEW_WITHOUT_NOTIFICATION in kinds(req.pk)
+    [c] = correlate_review_events(AuditEvent.objects.all())
+    assert c.status == ReviewStatus.NOT_NOTIFIED
+
+
+def test_notified_review_that_the_watcher_missed_is_not_an_anomaly_but_is_marked():
+    req = make_request()
+    make_post(req)
+    make_audit_event(req.pk, reviewer="carol")
+    [c] = correlate_review_events(AuditEvent.objects.all())
+    assert c.status == ReviewStatus.NO_REVIEW_ROW
+    assert kinds(req.pk) == []
+
+
+def test_a_failed_post_is_a_failed_notification():
+    req = make_request()
+    make_post(req)  # one channel worked
+    make_post(req, status=Post.Status.FAILED, last_error="channel not found")
+    assert kinds(req.pk) == [AnomalyKind.NOTIFICATION_FAILED]
+
+
+def test_no_post_within_the_deadline_is_a_failed_notification_when_someone_should_hear():
+    late = make_request(id="late")
+    make_post(late, sent_at=T0 + timedelta(minutes=30))
+    never = make_request(id="never")
+    make_post(never, status=Post.Status.RETRYING)
+    assert kinds("late") == [AnomalyKind.NOTIFICATION_FAILED]
+    assert kinds("never") == [AnomalyKind.NOTIFICATION_FAILED]
+
+
+def test_no_post_and_no_recipient_is_not_a_failure(settings):
+    make_request(id="nobody", roles=["dev"])
+    make_recipient(role_pattern="prod-*")
+    assert kinds("nobody") == []
+    make_recipient("sec/all")  # empty pattern: every request
+    assert kinds("nobody") == [AnomalyKind.NOTIFICATION_FAILED]
+
+
+def test_the_notification_plan_decides_who_had_to_hear():
+    planned = make_request(id="planned", roles=["dev"])
+    make_plan(planned)  # planned, but no post row was ever created
+    skipped = make_request(id="skipped")
+    make_plan(skipped, status="skipped", reason="no recipients for prod-db")
+    make_recipient("sec/all")  # created later by an admin: the frozen plan wins
+    assert kinds("planned") == [AnomalyKind.NOTIFICATION_FAILED]
+    assert kinds("skipped") == []
+
+
+def test_a_request_still_within_the_deadline_is_not_judged_yet():
+    req = make_request(first_seen_at=NOW - timedelta(minutes=2))
+    make_post(req, status=Post.Status.PENDING)
+    assert kinds(req.pk) == []
+
+
+def test_approval_without_any_review_is_flagged():
+    silent = make_request(id="tctl", state="APPROVED", resolved_at=T0 + timedelta(hours=1))
+    make_post(silent)
+    reviewed = make_request(id="reviewed", state="DENIED")
+    make_post(reviewed)
+    make_audit_event("reviewed", proposed_state="DENIED")
+    assert kinds("tctl") == [AnomalyKind.RESOLUTION_WITHOUT_REVIEW]
+    assert kinds("reviewed") == []
+
+
+def test_expired_or_pending_requests_need_no_review():
+    for state in ("EXPIRED", "PENDING"):
+        req = make_request(state=state)
+        make_post(req)
+        assert kinds(req.pk) == []
+
+
+def test_a_review_after_the_threshold_is_late(settings):
+    req = make_request(state="APPROVED")
+    make_post(req, sent_at=T0)
+    make_audit_event(req.pk, time=T0 + timedelta(hours=25))
+    [a] = [a for a in find_anomalies(now=NOW) if a.request_id == req.pk]
+    assert a.kind == AnomalyKind.LATE_REVIEW
+    assert "1d 1h" in a.detail
+
+    settings.AUDIT_LATE_REVIEW_SECONDS = 26 * 3600
+    assert kinds(req.pk) == []
+
+
+def test_find_anomalies_since_ignores_older_history():
+    old = make_request(id="old", first_seen_at=T0 - timedelta(days=60))
+    make_post(old, status=Post.Status.FAILED)
+    make_audit_event("gone", time=T0 - timedelta(days=60))
+    assert {a.request_id for a in find_anomalies(now=NOW)} == {"old", "gone"}
+    assert find_anomalies(since=T0 - timedelta(days=30), now=NOW) == []
+
+
+def test_annotations_do_not_multiply_counts():
+    req = make_request()
+    for _ in range(3):
+        make_post(req)
+    make_post(req, status=Post.Status.FAILED)
+    make_review(req, author="a")
+    make_review(req, author="b")
+    for _ in range(2):
+        make_audit_event(req.pk)
+    r = annotated_requests().get(pk=req.pk)
+    assert (r.root_posts, r.failed_posts, r.review_rows, r.review_events) == (4, 1, 2, 2)
+    assert AccessRequest.objects.count() == 1

@@ -1,0 +1,39 @@
+"""`manage.py createauditor`: a read-only dashboard user, password from the environment."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creates_a_user_who_can_read_the_dashboard_but_not_the_admin(client, monkeypatch):
+    monkeypatch.setenv("AUDITOR_PW", "correct horse battery")
+    call_command("createauditor", "sam", "--password-from-env", "AUDITOR_PW")
+    user = User.objects.get(username="sam")
+    assert user.has_perm("teleportbridge.view_accessrequest")
+    assert not user.has_perm("notifications.change_post")
+    assert not user.is_staff
+    assert client.login(username="sam", password="correct horse battery")
+    assert client.get(reverse("dashboard:overview")).status_code == 200
+
+
+def test_staff_flag_and_rerun_update_the_same_user(monkeypatch):
+    monkeypatch.setenv("AUDITOR_PW", "pw-one")
+    call_command("createauditor", "sam", "--password-from-env", "AUDITOR_PW")
+    call_command("createauditor", "sam", "--staff")
+    user = User.objects.get(username="sam")
+    assert user.is_staff and user.check_password("pw-one")
+    assert user.groups.get().name == "auditor"
+
+
+def test_refuses_a_missing_password(monkeypatch):
+    monkeypatch.delenv("NOPE", raising=False)
+    with pytest.raises(CommandError, match="NOPE is empty or unset"):
+        call_command("createauditor", "sam", "--password-from-env", "NOPE")
+    with pytest.raises(CommandError, match="needs --password-from-env"):
+        call_command("createauditor", "sam")
+    assert not User.objects.filter(username="sam").exists()

@@ -1,0 +1,208 @@
+"""Retries, rate limits, permanent errors, duplicates and crashes: still exactly one post."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from notifications.delivery import PROPS_KEY
+from notifications.models import DeliveryAttempt, Post
+from notifications.reconcile import reconcile_request
+from notifications.tasks import retry_posts, sweep_due_posts
+
+pytestmark = pytest.mark.django_db
+
+
+def make_due(request_id: str) -> None:
+    """Let a scheduled retry run now (the test stands in for the clock)."""
+    Post.objects.filter(request_id=request_id, status="retrying").update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def root(request_id: str) -> Post:
+    return Post.objects.get(request_id=request_id, kind="root")
+
+
+def test_500_twice_then_success_is_one_post(bridge):
+    rid = bridge.create()
+    bridge.mm.fail_next(2, status=500)
+    bridge.reconcile(rid)
+    assert root(rid).status == "retrying" and root(rid).next_attempt_at > timezone.now()
+    make_due(rid)
+    bridge.reconcile(rid)
+    assert root(rid).status == "retrying"
+    make_due(rid)
+    bridge.reconcile(rid)
+    post = root(rid)
+    assert post.status == "sent" and post.attempts == 3
+    assert len(bridge.mm.root_posts()) == 1
+    codes = list(
+        DeliveryAttempt.objects.filter(post=post, method="POST").values_list(
+            "status_code", flat=True
+        )
+    )
+    assert sorted(codes, key=lambda c: c or 0) == [201, 500, 500]
+
+
+def test_429_waits_for_retry_after(bridge):
+    rid = bridge.create()
+    bridge.mm.rate_limit_next(1, retry_after=7, path_prefix="/api/v4/posts")
+    before = timezone.now()
+    bridge.reconcile(rid)
+    post = root(rid)
+    assert post.status == "retrying"
+    assert post.next_attempt_at >= before + timedelta(seconds=7)
+    assert "429" in post.last_error
+    attempt = DeliveryAttempt.objects.get(post=post, status_code=429)
+    assert attempt.retry_after == 7
+    # Not due yet: a reconcile (e.g. from another event) does not jump the queue.
+    bridge.reconcile(rid)
+    assert bridge.mm.posts() == []
+    make_due(rid)
+    bridge.reconcile(rid)
+    assert root(rid).status == "sent" and len(bridge.mm.posts()) == 1
+
+
+def test_401_is_permanent_and_not_retried(bridge):
+    rid = bridge.create()
+    bridge.configure(token="wrong-token")
+    bridge.reconcile(rid)  # the lookup itself is refused: recipient skipped, clear reason
+    from notifications.models import NotificationPlan
+
+    plan = NotificationPlan.objects.get(pk=rid)
+    assert plan.status == "skipped"
+    assert "401" in plan.recipients[0]["error"]
+    assert "wrong-token" not in str(plan.recipients)
+
+
+def test_401_during_post_fails_once(bridge):
+    rid = bridge.create()
+    bridge.mm.fail_next(1, status=401)
+    bridge.reconcile(rid)
+    post = root(rid)
+    assert post.status == "failed" and "401" in post.last_error
+    make_due(rid)
+    bridge.reconcile(rid)
+    assert root(rid).attempts == 1  # permanent: never retried on its own
+    assert sweep_due_posts() == 0
+    # An admin fixes the cause and retries.
+    assert retry_posts([post.pk]) == 1
+    bridge.reconcile(rid)
+    assert root(rid).status == "sent"
+
+
+def test_403_not_a_member_and_404_are_permanent(bridge):
+    bridge.configure(recipients=["eng/private", "eng/no-such-channel", "eng/access-requests"])
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    private = Post.objects.get(request_id=rid, channel_id=bridge.channel_id("private"))
+    assert private.status == "failed" and "403" in private.last_error
+    ok = Post.objects.get(request_id=rid, channel_id=bridge.channel_id("access-requests"))
+    assert ok.status == "sent"
+    assert Post.objects.filter(request_id=rid).count() == 2  # 404 lookup: no post row at all
+
+
+def test_duplicate_task_runs_make_one_post(bridge):
+    rid = bridge.create()
+    for _ in range(3):
+        bridge.reconcile(rid)
+    assert len(bridge.mm.posts()) == 1
+    assert DeliveryAttempt.objects.filter(method="POST").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_task_runs_make_one_post(bridge):
+    rid = bridge.create()
+    bridge.mm.set_latency(0.2)  # widen the window so the runs overlap
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reconcile_request(rid)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    bridge.mm.set_latency(0)
+    assert not errors
+    assert len(bridge.mm.root_posts()) == 1
+
+
+def test_response_lost_after_mattermost_accepted(bridge):
+    rid = bridge.create()
+    bridge.mm.drop_response_next(1)
+    bridge.reconcile(rid)
+    assert root(rid).status == "retrying" and len(bridge.mm.posts()) == 1
+    make_due(rid)
+    bridge.reconcile(rid)
+    post = root(rid)
+    assert post.status == "sent" and post.mattermost_id == bridge.mm.posts()[0]["id"]
+    assert len(bridge.mm.posts()) == 1
+
+
+def test_worker_killed_after_send_is_one_post(bridge, settings):
+    """State left by a worker that died between Mattermost's 201 and saving the id."""
+    settings.NOTIFY_SENDING_LEASE_SECONDS = 30
+    rid = bridge.create()
+    bridge.reconcile(rid)  # creates the plan and sends; then we rewind to the crash point
+    post = root(rid)
+    Post.objects.filter(pk=post.pk).update(
+        status="sending",
+        mattermost_id="",
+        text_sent="",
+        attempts=1,
+        updated_at=timezone.now() - timedelta(seconds=31),
+    )
+    assert bridge.mm.posts()[0]["props"][PROPS_KEY] == post.key
+    assert sweep_due_posts() == 1  # the sweeper notices the abandoned claim
+    bridge.reconcile(rid)
+    adopted = root(rid)
+    assert adopted.status == "sent" and adopted.mattermost_id == post.mattermost_id
+    assert len(bridge.mm.posts()) == 1
+
+
+def test_fresh_sending_claim_is_left_alone(bridge):
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    Post.objects.filter(request_id=rid).update(status="sending", text_wanted="changed")
+    bridge.reconcile(rid)  # another worker holds it: no edit
+    assert Post.objects.get(request_id=rid).status == "sending"
+
+
+def test_mattermost_down_while_planning_is_retried(bridge):
+    rid = bridge.create()
+    bridge.mm.stop()
+    assert bridge.reconcile(rid).startswith("recipients pending")
+    assert sweep_due_posts() == 0  # just seen: it is still in the queue, leave it there
+    from teleportbridge.models import AccessRequest
+
+    AccessRequest.objects.filter(pk=rid).update(first_seen_at=timezone.now() - timedelta(minutes=2))
+    assert sweep_due_posts() == 1  # planless for a while: re-enqueued
+    bridge.mm.start()
+    bridge.reconcile(rid)
+    assert len(bridge.mm.posts()) == 1
+
+
+def test_reply_waits_for_its_root(bridge):
+    rid = bridge.create()
+    bridge.mm.fail_next(1, status=503)
+    bridge.teleport.review(rid, "carol", "DENIED", auto_resolve=False)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    reply = Post.objects.get(request_id=rid, kind="reply")
+    assert reply.status == "pending" and bridge.mm.posts() == []
+    make_due(rid)
+    bridge.reconcile(rid)
+    [root_post] = bridge.mm.root_posts()
+    assert len(bridge.mm.replies(root_post["id"])) == 1

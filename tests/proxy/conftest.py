@@ -1,0 +1,64 @@
+"""Fixtures: a simulated Auth with the simulated Proxy in front, and plugin credentials.
+
+The Proxy's "public" CA is trusted the way an operator would trust a private one:
+REQUESTS_CA_BUNDLE (read by the bridge for /webapi/find and the WebSocket upgrade).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from teleportbridge.config import TeleportConfig
+from teleportbridge.simulator.certs import make_cluster, write_identity_file, write_tls_triple
+from teleportbridge.simulator.proxy import ProxySimulator
+from teleportbridge.simulator.server import TeleportSimulator
+from teleportbridge.teleport.connect import Dialer
+from teleportbridge.teleport.dial import Connection
+from teleportbridge.teleport.identity import CredentialSource
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return make_cluster("sim.example.com")
+
+
+@pytest.fixture
+def sim(pki):
+    with TeleportSimulator(pki) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def proxy(sim, tmp_path, monkeypatch):
+    with ProxySimulator(sim.address, sim.pki, server_version=sim.server_version) as p:
+        ca = p.write_public_ca(tmp_path / "public-ca.pem")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+        yield p
+
+
+@pytest.fixture
+def identity_cfg(sim, proxy, tmp_path) -> TeleportConfig:
+    """[teleport] with addr = the Proxy and an identity file, as for Teleport Cloud."""
+    path = write_identity_file(tmp_path / "identity", sim.pki.issue_client(), sim.cluster_name)
+    return TeleportConfig(addr=proxy.address, identity=str(path))
+
+
+@pytest.fixture
+def triple_cfg(sim, proxy, tmp_path) -> TeleportConfig:
+    key, crt, cas = write_tls_triple(tmp_path / "tls", sim.pki.issue_client())
+    return TeleportConfig(
+        addr=proxy.address, client_key=str(key), client_crt=str(crt), root_cas=str(cas)
+    )
+
+
+@pytest.fixture
+def opened():
+    """Connections a test opened; closed (bridges stopped) after it."""
+    conns: list[Connection] = []
+    yield conns
+    for conn in conns:
+        conn.close()
+
+
+def make_dialer(cfg: TeleportConfig, **kw) -> Dialer:
+    return Dialer(cfg, CredentialSource(cfg), probe_timeout=kw.pop("probe_timeout", 3.0), **kw)

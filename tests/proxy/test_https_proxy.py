@@ -1,0 +1,92 @@
+"""HTTPS_PROXY: /webapi/find and the routed sessions go through an HTTP CONNECT proxy, and
+NO_PROXY exempts hosts (as Teleport's Go dialers do)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+
+import pytest
+
+from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.proxy.route import PATH_TLS_ROUTING, PATH_UPGRADE
+from tests.proxy.conftest import make_dialer
+
+
+class _ConnectProxy(socketserver.ThreadingTCPServer):
+    """A forward proxy that only does CONNECT, and records each target."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ConnectHandler)
+        self.targets: list[str] = []
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+
+class _ConnectHandler(socketserver.StreamRequestHandler):
+    server: _ConnectProxy
+
+    def handle(self) -> None:
+        line = self.rfile.readline().decode()
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        method, target, _ = line.split(" ", 2)
+        if method != "CONNECT":
+            self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        self.server.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host.strip("[]"), int(port))) as upstream:
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+            a, b = self.connection, upstream
+
+            def pipe(src: socket.socket, dst: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                for s in (src, dst):
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+
+            back = threading.Thread(target=pipe, args=(b, a), daemon=True)
+            back.start()
+            pipe(a, b)
+            back.join()
+
+
+@pytest.fixture
+def forward_proxy():
+    server = _ConnectProxy()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("l7", [False, True])
+def test_everything_goes_through_https_proxy(
+    proxy, identity_cfg, forward_proxy, monkeypatch, opened, l7
+):
+    proxy.l7_mode = l7
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{forward_proxy.server_address[1]}")
+    conn, _ = make_dialer(identity_cfg).connect()
+    opened.append(conn)
+    assert conn.path == (PATH_UPGRADE if l7 else PATH_TLS_ROUTING)
+    tunnels = len(forward_proxy.targets)
+    TeleportClient(conn).list_access_requests()
+    assert set(forward_proxy.targets) == {proxy.address}
+    assert tunnels >= 2  # /webapi/find and at least one routed session
+
+
+def test_no_proxy_exempts_the_proxy_host(proxy, identity_cfg, forward_proxy, monkeypatch, opened):
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{forward_proxy.server_address[1]}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    conn, _ = make_dialer(identity_cfg).connect()
+    opened.append(conn)
+    assert forward_proxy.targets == []

@@ -1,0 +1,163 @@
+"""`manage.py runwatcher` as a user runs it: a real process, real workers, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.conftest import write_config
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def start(config: Path, *args: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "1", "DEBUG": "1"}
+    env.pop("TELEPORT_MATTERMOST_CONFIG", None)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runwatcher", "--config", str(config), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def run_to_exit(config: Path, tmp_path: Path) -> tuple[int, str]:
+    log = tmp_path / "out.log"
+    proc = start(config, log=log)
+    code = proc.wait(timeout=60)
+    return code, log.read_text()
+
+
+def test_end_to_end_and_sigterm(tmp_path, teleport, identity_file, mattermost):
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+        recipients=["eng/access-requests", "alice@example.com"],
+        log_output=str(tmp_path / "plugin.log"),
+    )
+    earlier = teleport.create_request(user="early", roles=["editor"])  # before we start
+    proc = start(config, "--audit-interval", "1", log=tmp_path / "out.log")
+    try:
+        wait_until(lambda: len(mattermost.root_posts()) == 2, timeout=60, message="resync posts")
+        rid = teleport.create_request(user="bob", roles=["db"], reason="incident 42")
+        wait_until(lambda: len(mattermost.root_posts()) == 4, timeout=30, message="live posts")
+        teleport.review(rid, "carol", "APPROVED", reason="ok")
+        wait_until(
+            lambda: sum("✅ APPROVED" in p["message"] for p in mattermost.root_posts()) == 2,
+            timeout=30,
+            message="edits after approval",
+        )
+        wait_until(
+            lambda: all(
+                len(mattermost.replies(p["id"])) == 1
+                for p in mattermost.root_posts()
+                if rid in p["message"]
+            ),
+            timeout=30,
+            message="one review reply per channel",
+        )
+        assert earlier in "".join(p["message"] for p in mattermost.root_posts())
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = (tmp_path / "plugin.log").read_text()
+    assert "Plugin is ready" in log and "Successfully shut down" in log
+    assert f"request_id={rid}" in log
+    assert "sim-bot-token" not in log + (tmp_path / "out.log").read_text()
+
+
+def test_bad_config_is_one_line(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[mattermost]\nurl = "http://x"\n')
+    code, out = run_to_exit(config, tmp_path)
+    assert code == 1
+    assert out.strip() == "CommandError: missing required value mattermost.token"
+
+
+def test_unreachable_teleport(tmp_path, identity_file, mattermost):
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr="127.0.0.1:1",
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+    )
+    code, out = run_to_exit(config, tmp_path)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("CommandError:") and "127.0.0.1:1" in last
+    assert "Traceback" not in out
+
+
+def test_wrong_mattermost_token(tmp_path, teleport, identity_file, mattermost):
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+        token="not-the-token",
+    )
+    code, out = run_to_exit(config, tmp_path)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("CommandError: API health check failed:") and "401" in last
+    assert "not-the-token" not in out
+
+
+def test_expired_identity(tmp_path, teleport, pki, mattermost):
+    import datetime as dt
+
+    from teleportbridge.simulator.certs import write_identity_file
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    ident = write_identity_file(
+        tmp_path / "old",
+        pki.issue_client(not_before=past - dt.timedelta(hours=2), not_after=past),
+        pki.cluster_name,
+    )
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=ident,
+        mattermost_url=mattermost.url,
+    )
+    code, out = run_to_exit(config, tmp_path)
+    assert code == 1
+    assert "No valid credentials found, this likely means credentials are expired" in out
+
+
+def test_permission_denied_lists_missing_verbs(tmp_path, teleport, identity_file, mattermost):
+    teleport.deny("list", "access_request")
+    teleport.deny("read", "access_plugin_data")
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+    )
+    code, out = run_to_exit(config, tmp_path)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    assert "access_request: [list]" in last and "access_plugin_data: [read]" in last

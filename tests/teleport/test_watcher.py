@@ -1,0 +1,158 @@
+"""The watcher against the real simulator over mTLS: INIT, resync, reconnect, idempotency."""
+
+from __future__ import annotations
+
+import pytest
+
+from teleportbridge import sync
+from teleportbridge.backoff import Backoff
+from teleportbridge.models import (
+    AccessMonitoringRule,
+    AccessRequest,
+    RequestState,
+    Review,
+    WatcherState,
+)
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stored(request_id: str) -> AccessRequest | None:
+    return AccessRequest.objects.filter(pk=request_id).first()
+
+
+def test_init_then_resync_of_existing_requests(teleport, run_watcher):
+    before = teleport.create_request(user="alice", roles=["editor"], reason="deploy")
+    wt = run_watcher()
+    wait_until(wt.watcher.ready.is_set, message="INIT + resync")
+    req = stored(before)
+    assert req is not None and req.user == "alice" and req.roles == ["editor"]
+    assert req.state == RequestState.PENDING and req.reason == "deploy"
+    state = WatcherState.get()
+    assert state.connected and state.cluster_name == "sim.example.com"
+    # Watch asked for both kinds with partial success, like the plugin.
+    kinds = [k.Kind for k in teleport.watch_requests[0].Kinds]
+    assert kinds == ["access_request", "access_monitoring_rule"]
+    assert teleport.watch_requests[0].AllowPartialSuccess
+
+
+def test_live_events_reviews_resolution_and_delete(teleport, run_watcher):
+    wt = run_watcher()
+    wait_until(wt.watcher.ready.is_set)
+    rid = teleport.create_request(user="bob", roles=["db"], suggested_reviewers=["c@x.io"])
+    wait_until(lambda: stored(rid), message="PUT stored")
+    teleport.review(rid, "carol", "APPROVED", reason="ok")
+    wait_until(lambda: stored(rid).state == RequestState.APPROVED, message="approved")
+    review = Review.objects.get(request_id=rid)
+    assert (review.author, review.proposed_state, review.reason) == ("carol", "APPROVED", "ok")
+    teleport.delete(rid)
+    wait_until(lambda: stored(rid).deleted_at is not None, message="DELETE recorded")
+    # Deleting a resolved request keeps its resolution; the row is kept.
+    assert stored(rid).state == RequestState.APPROVED
+
+
+def test_delete_of_pending_request_means_expired(teleport, run_watcher):
+    wt = run_watcher()
+    wait_until(wt.watcher.ready.is_set)
+    rid = teleport.create_request()
+    wait_until(lambda: stored(rid))
+    teleport.delete(rid)
+    wait_until(lambda: stored(rid).state == RequestState.EXPIRED)
+
+
+def test_events_while_disconnected_are_resynced(teleport, run_watcher):
+    pending = teleport.create_request(user="a")
+    to_approve = teleport.create_request(user="b")
+    to_delete = teleport.create_request(user="c")
+    wt = run_watcher(backoff=Backoff(base=0.05, cap=0.2))
+    wait_until(wt.watcher.ready.is_set)
+    port = teleport.port
+    teleport.stop()
+    wait_until(lambda: not wt.watcher.ready.is_set(), message="disconnect noticed")
+    # While we are away: new, approved and deleted requests (no events reach us).
+    new = teleport.create_request(user="d")
+    teleport.approve(to_approve, reason="fine")
+    teleport.delete(to_delete)
+    teleport.start(port)
+    # The resync stores changes one by one; "ready" is set only once all of it is applied,
+    # so wait for that rather than for any single row (a row-by-row wait raced the delete).
+    wait_until(
+        lambda: wt.watcher.connections >= 2 and wt.watcher.ready.is_set(),
+        timeout=20,
+        message="resync after reconnect",
+    )
+    assert stored(new) is not None
+    assert stored(to_approve).state == RequestState.APPROVED
+    assert stored(to_approve).resolve_reason == "fine"
+    assert stored(to_delete).state == RequestState.EXPIRED
+    assert stored(pending).state == RequestState.PENDING
+    assert wt.watcher.connections >= 2
+
+
+def test_reconnect_after_server_drops_stream(teleport, run_watcher):
+    wt = run_watcher(backoff=Backoff(base=0.05, cap=0.2))
+    wait_until(wt.watcher.ready.is_set)
+    assert teleport.drop_streams() == 1
+    wait_until(lambda: wt.watcher.connections >= 2 and wt.watcher.ready.is_set(), timeout=15)
+    rid = teleport.create_request(user="after-drop")
+    wait_until(lambda: stored(rid), message="events flow after reconnect")
+    assert WatcherState.get().reconnects >= 1
+
+
+def test_init_timeout_is_a_reconnect(teleport, run_watcher):
+    teleport.pause_init = True
+    wt = run_watcher(init_timeout=0.3, backoff=Backoff(base=0.05, cap=0.1))
+    wait_until(lambda: "initialization timed out" in WatcherState.get().last_error, timeout=10)
+    teleport.pause_init = False
+    wait_until(wt.watcher.ready.is_set, timeout=15)
+
+
+def test_access_monitoring_rules_loaded_and_followed(teleport, run_watcher):
+    teleport.put_rule(
+        "dba", recipients=["eng/dba"], condition='contains(access_request.spec.roles, "db")'
+    )
+    wt = run_watcher()
+    wait_until(wt.watcher.ready.is_set)
+    assert AccessMonitoringRule.objects.get(name="dba").recipients == ["eng/dba"]
+    teleport.put_rule("web", recipients=["eng/web"])
+    wait_until(lambda: AccessMonitoringRule.objects.filter(name="web").exists())
+    teleport.delete_rule("dba")
+    wait_until(lambda: not AccessMonitoringRule.objects.filter(name="dba").exists())
+
+
+def test_upsert_is_idempotent(teleport):
+    rid = teleport.create_request(user="idem", reason="x")
+    teleport.review(rid, "rev", "DENIED", reason="no", auto_resolve=False)
+    req = teleport.get_request(rid)
+    assert sync.upsert_request(req) is True
+    first = AccessRequest.objects.get(pk=rid)
+    assert sync.upsert_request(req) is False  # the same event twice changes nothing
+    again = AccessRequest.objects.get(pk=rid)
+    assert again.last_event_at == first.last_event_at
+    assert Review.objects.filter(request_id=rid).count() == 1
+    assert sync.mark_deleted(rid) is True
+    assert sync.mark_deleted(rid) is False
+    # A stale PUT replayed after the DELETE does not resurrect the request.
+    assert sync.upsert_request(req) is False
+    assert AccessRequest.objects.get(pk=rid).state == RequestState.EXPIRED
+
+
+def test_resolved_request_never_goes_back_to_pending(teleport):
+    rid = teleport.create_request()
+    pending = teleport.get_request(rid)
+    teleport.approve(rid)
+    sync.upsert_request(teleport.get_request(rid))
+    sync.upsert_request(pending)  # an older event arriving late
+    assert AccessRequest.objects.get(pk=rid).state == RequestState.APPROVED
+
+
+def test_malformed_events_are_skipped(teleport):
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import Watcher
+
+    w = Watcher(lambda: None)
+    w.handle(pb.Event(Type=pb.PUT))  # no resource at all
+    w.handle(pb.Event(Type=pb.DELETE, ResourceHeader={"Kind": "access_request"}))  # no name
+    w.handle(pb.Event(Type=7))  # unknown operation
+    assert AccessRequest.objects.count() == 0
