@@ -278,6 +278,25 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     )
 
 
+_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def parse_fail_fast(value: str) -> bool:
+    """TELEPORT_PLUGIN_FAIL_FAST with Go's strconv.ParseBool rules (unset or empty: off).
+
+    Kept to Go's exact spellings so an environment that works with the plugin works here
+    and one it rejects ("yes", "on") is rejected too, with the plugin's message.
+    """
+    if value == "" or value in _GO_FALSE:
+        return False
+    if value in _GO_TRUE:
+        return True
+    raise ConfigError(
+        f"failed to parse content '{value}' of the TELEPORT_PLUGIN_FAIL_FAST environment variable"
+    )
+
+
 def load_config(path: str | Path) -> Config:
     """Read and parse the TOML file at path; a missing file is a one-line ConfigError."""
     path = Path(path)

@@ -42,6 +42,7 @@ class Options:
     workers: bool = True
     audit_interval: float = 30.0
     init_timeout: float = 15.0
+    fail_fast: bool = False
 
 
 def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
@@ -74,7 +75,9 @@ class Service:
         self.opts = opts
         self.creds = CredentialSource(cfg.teleport)
         self.connect = connect or make_connector(cfg, self.creds)
-        self.watcher = Watcher(self.connect, init_timeout=opts.init_timeout)
+        self.watcher = Watcher(
+            self.connect, init_timeout=opts.init_timeout, fail_fast=opts.fail_fast
+        )
         self.stopping = threading.Event()
         self.lock = LeaderLock()
         self.cluster = None

@@ -186,6 +186,9 @@ AUDIT_NOTIFY_DEADLINE_SECONDS = _env(env.int, "AUDIT_NOTIFY_DEADLINE_SECONDS", d
 NOTIFY_MAX_ATTEMPTS = _env(env.int, "NOTIFY_MAX_ATTEMPTS", default=15)
 NOTIFY_SENDING_LEASE_SECONDS = _env(env.int, "NOTIFY_SENDING_LEASE_SECONDS", default=60)
 
+# The plugin's own switch, kept raw: runwatcher parses it with Go's bool rules.
+TELEPORT_PLUGIN_FAIL_FAST = env.str("TELEPORT_PLUGIN_FAIL_FAST", default="")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -44,8 +44,12 @@ class Watcher:
         *,
         init_timeout: float = INIT_TIMEOUT,
         backoff: Backoff | None = None,
+        fail_fast: bool = False,
     ) -> None:
         self._connect = connect
+        # TELEPORT_PLUGIN_FAIL_FAST: let a supervisor (systemd, Kubernetes) restart us
+        # instead of reconnecting in-process, as the official plugin does.
+        self.fail_fast = fail_fast
         self.init_timeout = init_timeout
         self.backoff = backoff or Backoff(base=0.5, cap=15.0)
         self.stopping = threading.Event()
@@ -66,7 +70,10 @@ class Watcher:
                 self._stream.cancel()
 
     def run(self) -> None:
-        """Connect, watch, and on any failure back off and reconnect, until stop()."""
+        """Connect, watch, and on any failure back off and reconnect, until stop().
+
+        With fail_fast the first failure raises TeleportError instead.
+        """
         while not self.stopping.is_set():
             try:
                 self.run_once()
@@ -80,6 +87,13 @@ class Watcher:
                 error = f"{type(exc).__name__}: {exc}"
             if self.stopping.is_set():
                 break
+            if self.fail_fast:
+                self.ready.clear()
+                _safe_state(connected=False, last_error=error[:2000])
+                raise TeleportError(
+                    f"watcher lost its connection: {error} "
+                    "(TELEPORT_PLUGIN_FAIL_FAST is set: exiting instead of reconnecting)"
+                )
             delay = self.backoff.next()
             self.ready.clear()
             _safe_state(connected=False, last_error=error[:2000])

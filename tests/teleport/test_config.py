@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from teleportbridge.config import SAMPLE_CONFIG, ConfigError, load_config, parse_config
+from teleportbridge.config import (
+    SAMPLE_CONFIG,
+    ConfigError,
+    load_config,
+    parse_config,
+    parse_fail_fast,
+)
 
 BASE = '[mattermost]\nurl = "https://mm.example.com/"\ntoken = "t"\n'
 
@@ -151,3 +157,23 @@ def test_go_duration():
         'refresh_identity_interval = "1h30m5s"\n' + BASE
     )
     assert cfg.teleport.refresh_identity_interval == timedelta(hours=1, minutes=30, seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        *[(v, False) for v in ("", "0", "f", "F", "FALSE", "false", "False")],
+        *[(v, True) for v in ("1", "t", "T", "TRUE", "true", "True")],
+    ],
+)
+def test_fail_fast_follows_go_parsebool(value, expected):
+    assert parse_fail_fast(value) is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "tRUE", " 1"])
+def test_fail_fast_rejects_what_go_rejects(value):
+    with pytest.raises(ConfigError) as err:
+        parse_fail_fast(value)
+    assert str(err.value) == (
+        f"failed to parse content '{value}' of the TELEPORT_PLUGIN_FAIL_FAST environment variable"
+    )

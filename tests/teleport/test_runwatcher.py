@@ -26,9 +26,11 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start(config: Path, *args: str, log: Path) -> subprocess.Popen:
+def start(config: Path, *args: str, log: Path, **extra_env: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "1", "DEBUG": "1"}
     env.pop("TELEPORT_MATTERMOST_CONFIG", None)
+    env.pop("TELEPORT_PLUGIN_FAIL_FAST", None)
+    env.update(extra_env)
     return subprocess.Popen(
         [sys.executable, "manage.py", "runwatcher", "--config", str(config), *args],
         cwd=ROOT,
@@ -38,9 +40,9 @@ def start(config: Path, *args: str, log: Path) -> subprocess.Popen:
     )
 
 
-def run_to_exit(config: Path, tmp_path: Path) -> tuple[int, str]:
+def run_to_exit(config: Path, tmp_path: Path, **extra_env: str) -> tuple[int, str]:
     log = tmp_path / "out.log"
-    proc = start(config, log=log)
+    proc = start(config, log=log, **extra_env)
     code = proc.wait(timeout=60)
     return code, log.read_text()
 
@@ -161,3 +163,45 @@ def test_permission_denied_lists_missing_verbs(tmp_path, teleport, identity_file
     assert code == 1
     last = out.strip().splitlines()[-1]
     assert "access_request: [list]" in last and "access_plugin_data: [read]" in last
+
+
+def test_unparsable_fail_fast_stops_at_start(tmp_path, teleport, identity_file, mattermost):
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+    )
+    code, out = run_to_exit(config, tmp_path, TELEPORT_PLUGIN_FAIL_FAST="yes")
+    assert code == 1
+    assert out.strip() == (
+        "CommandError: failed to parse content 'yes' of the TELEPORT_PLUGIN_FAIL_FAST "
+        "environment variable"
+    )
+
+
+def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file, mattermost):
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+        log_output=str(tmp_path / "plugin.log"),
+    )
+    proc = start(config, "--no-workers", log=tmp_path / "out.log", TELEPORT_PLUGIN_FAIL_FAST="1")
+    try:
+        plugin_log = tmp_path / "plugin.log"
+        wait_until(
+            lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
+            timeout=60,
+            message="watcher ready",
+        )
+        assert teleport.drop_streams() == 1
+        # A supervisor restarts us; we must not linger reconnecting.
+        assert proc.wait(timeout=30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    last = (tmp_path / "out.log").read_text().strip().splitlines()[-1]
+    assert last.startswith("CommandError: watcher lost its connection:")
+    assert "TELEPORT_PLUGIN_FAIL_FAST" in last

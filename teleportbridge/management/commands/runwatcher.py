@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from teleportbridge.config import ConfigError, load_config
+from teleportbridge.config import ConfigError, load_config, parse_fail_fast
 from teleportbridge.logsetup import configure_logging
 from teleportbridge.service import Options, Service, StartupError
 from teleportbridge.teleport.errors import TeleportError
@@ -38,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         path = opts["config"] or settings.TELEPORT_MATTERMOST_CONFIG
         try:
+            fail_fast = parse_fail_fast(settings.TELEPORT_PLUGIN_FAIL_FAST)
             cfg = load_config(path)
             configure_logging(cfg.log, debug=opts["debug"])
             for warning in cfg.warnings:
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                     config_path=str(path),
                     workers=not opts["no_workers"],
                     audit_interval=opts["audit_interval"],
+                    fail_fast=fail_fast,
                 ),
             )
             service.run()
