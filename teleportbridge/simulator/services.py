@@ -220,6 +220,15 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
             abort(context, err)
         return empty_pb2.Empty()
 
+    # -- roles ------------------------------------------------------------------------------
+
+    def GetRole(self, request, context):
+        try:
+            self.sim.rbac.check("role", ("read",))
+            return self.sim.get_role(request.Name)
+        except SimulatorError as err:
+            abort(context, err)
+
     # -- audit ------------------------------------------------------------------------------
 
     def GetEvents(self, request, context):

@@ -65,6 +65,8 @@ class ClusterState:
         self.plugin_store = PluginDataStore()
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
+        # Role name -> allowed logins; guarded by _lock. Only what GetRole needs to answer.
+        self._roles: dict[str, list[str]] = {}
 
     # -- events -----------------------------------------------------------------------------
 
@@ -356,6 +358,26 @@ class ClusterState:
     def plugin_data(self, request_id: str, plugin: str = "mattermost") -> dict[str, str]:
         """Current plugin data as a plain dict ({} when none)."""
         return self.plugin_store.snapshot(request_id, plugin)
+
+    # -- roles ------------------------------------------------------------------------------
+
+    def set_role(self, name: str, logins: Sequence[str] = ()) -> None:
+        """Create or replace a role with these allowed logins."""
+        with self._lock:
+            self._roles[name] = list(logins)
+
+    def get_role(self, name: str) -> types_pb2.RoleV6:
+        """The role as GetRole returns it; NotFound like Teleport for an unknown name."""
+        with self._lock:
+            if name not in self._roles:
+                raise NotFound(f"role {name} is not found")
+            logins = list(self._roles[name])
+        return types_pb2.RoleV6(
+            Kind="role",
+            Version="v7",
+            Metadata=types_pb2.Metadata(Name=name),
+            Spec=types_pb2.RoleSpecV6(Allow=types_pb2.RoleConditions(Logins=logins)),
+        )
 
     # -- access monitoring rules ------------------------------------------------------------
 

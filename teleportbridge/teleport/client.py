@@ -197,6 +197,12 @@ class TeleportClient:
         except Unimplemented:
             return []
 
+    # -- roles ------------------------------------------------------------------------------
+    def get_role_logins(self, role: str) -> list[str]:
+        """The role's allowed logins (what approving it would grant); needs role [read]."""
+        found = self._call("GetRole", self._auth.GetRole, pb.GetRoleRequest(Name=role))
+        return list(found.Spec.Allow.Logins)
+
     # -- plugin data ------------------------------------------------------------------------
     def get_plugin_data(self, request_id: str, plugin: str) -> dict[str, str] | None:
         """The plugin's entry for one request, or None when it has none."""

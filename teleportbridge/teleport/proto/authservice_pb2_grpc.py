@@ -81,6 +81,11 @@ class AuthServiceStub:
                 request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetEventsRequest.SerializeToString,
                 response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.Events.FromString,
                 _registered_method=True)
+        self.GetRole = channel.unary_unary(
+                '/proto.AuthService/GetRole',
+                request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.SerializeToString,
+                response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -140,6 +145,12 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRole(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +198,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetEvents,
                     request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetEventsRequest.FromString,
                     response_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.Events.SerializeToString,
+            ),
+            'GetRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRole,
+                    request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.FromString,
+                    response_serializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -432,6 +448,33 @@ class AuthService:
             '/proto.AuthService/GetEvents',
             teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetEventsRequest.SerializeToString,
             teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.Events.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proto.AuthService/GetRole',
+            teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.SerializeToString,
+            teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.FromString,
             options,
             channel_credentials,
             insecure,

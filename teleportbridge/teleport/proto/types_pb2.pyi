@@ -295,3 +295,31 @@ class PluginDataUpdateParams(_message.Message):
     Set: _containers.ScalarMap[str, str]
     Expect: _containers.ScalarMap[str, str]
     def __init__(self, Kind: _Optional[str] = ..., Resource: _Optional[str] = ..., Plugin: _Optional[str] = ..., Set: _Optional[_Mapping[str, str]] = ..., Expect: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RoleConditions(_message.Message):
+    __slots__ = ("Logins",)
+    LOGINS_FIELD_NUMBER: _ClassVar[int]
+    Logins: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, Logins: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RoleSpecV6(_message.Message):
+    __slots__ = ("Allow", "Deny")
+    ALLOW_FIELD_NUMBER: _ClassVar[int]
+    DENY_FIELD_NUMBER: _ClassVar[int]
+    Allow: RoleConditions
+    Deny: RoleConditions
+    def __init__(self, Allow: _Optional[_Union[RoleConditions, _Mapping]] = ..., Deny: _Optional[_Union[RoleConditions, _Mapping]] = ...) -> None: ...
+
+class RoleV6(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    Spec: RoleSpecV6
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[RoleSpecV6, _Mapping]] = ...) -> None: ...
