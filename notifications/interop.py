@@ -15,7 +15,12 @@ from notifications import plugindata, runtime
 from notifications.models import NotificationPlan, Post
 from teleportbridge.models import AccessRequest
 from teleportbridge.models.requests import RESOLVED_STATES
-from teleportbridge.teleport.errors import CompareFailed, TeleportError
+from teleportbridge.teleport.errors import (
+    CompareFailed,
+    NotFound,
+    PermissionDenied,
+    TeleportError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,38 @@ def read(request_id: str) -> plugindata.PluginData | None:
     return plugindata.decode(data) if data else None
 
 
-def desired(request: AccessRequest) -> plugindata.PluginData | None:
+def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
+    """What approving would grant, per requested role (GetRole), as the Go plugin records it.
+
+    Informational only, so it never holds up a notification: without role [read] the Go
+    plugin warns and carries on, and so do we; a role deleted meanwhile is left out; an
+    unreachable Teleport gives {} (the posts matter more than this detail).
+    """
+    client = runtime.teleport()
+    if client is None:
+        return {}
+    found: dict[str, list[str]] = {}
+    for role in request.roles:
+        try:
+            found[role] = client.get_role_logins(role)
+        except PermissionDenied as exc:
+            log.warning(
+                "Missing permissions to get logins by role; add role [read] to the "
+                "plugin's role: %s",
+                exc,
+            )
+            return {}
+        except NotFound:
+            continue
+        except TeleportError as exc:
+            if exc.transient:
+                runtime.drop_teleport()
+            log.warning("Could not read logins by role: %s", exc)
+            return {}
+    return found
+
+
+def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata.PluginData | None:
     """What the Go plugin would have stored for this request, given our posts."""
     roots = list(
         Post.objects.filter(request=request, kind=Post.Kind.ROOT)
@@ -65,13 +101,14 @@ def desired(request: AccessRequest) -> plugindata.PluginData | None:
         max_duration=request.max_duration,
         system_annotations=dict(request.system_annotations),
         suggested_reviewers=list(request.suggested_reviewers),
+        logins_by_role=dict(plan.logins_by_role),
         messages=[(p.channel_id, p.mattermost_id) for p in roots],
     )
 
 
 def write(request: AccessRequest, plan: NotificationPlan) -> bool:
     """Bring the Teleport entry up to date (CAS); True when it is current."""
-    pd = desired(request)
+    pd = desired(request, plan)
     if pd is None:
         return True
     encoded = plugindata.encode(pd)

@@ -176,6 +176,9 @@ class NotificationPlan(models.Model):
     # [{"handle": ..., "source": ..., "channel_id": ..., "error": ...}] for the timeline.
     recipients = models.JSONField(default=list)
     adopted_from_plugin_data = models.BooleanField(default=False)
+    # {role: [logins]} from GetRole when planned: what approving would grant. Kept for the
+    # plugin data's logins_by_role and the timeline; {} when role read is not granted.
+    logins_by_role = models.JSONField(default=dict, blank=True)
     plugin_data_written = models.TextField(blank=True, help_text="Last plugin data we wrote")
     planned_at = models.DateTimeField(auto_now_add=True)
 

@@ -181,7 +181,8 @@ def encode(pd: PluginData) -> dict[str, str]:
     if pd.suggested_reviewers:
         result["suggested_reviewers"] = go_json(list(pd.suggested_reviewers))
     if pd.logins_by_role:
-        result["logins_by_role"] = go_json(pd.logins_by_role)
+        # A role without logins is a nil slice in Go, which json.Marshal writes as null.
+        result["logins_by_role"] = go_json({k: (v or None) for k, v in pd.logins_by_role.items()})
     result["messages"] = ",".join(f"{channel}/{post}" for channel, post in pd.messages)
     return result
 

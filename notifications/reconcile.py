@@ -81,7 +81,9 @@ def _skip(request: AccessRequest, reason: str, recipients: list | None = None) -
     return _create_plan(request, NotificationPlan.Status.SKIPPED, reason, recipients or [])
 
 
-def _create_plan(request, status, reason, recipients, adopted=False) -> NotificationPlan:
+def _create_plan(
+    request, status, reason, recipients, adopted=False, logins=None
+) -> NotificationPlan:
     try:
         with transaction.atomic():
             return NotificationPlan.objects.create(
@@ -90,6 +92,7 @@ def _create_plan(request, status, reason, recipients, adopted=False) -> Notifica
                 reason=reason,
                 recipients=recipients,
                 adopted_from_plugin_data=adopted,
+                logins_by_role=logins or {},
             )
     except IntegrityError:
         # Two workers planned the same request at once; the first one's plan stands.
@@ -109,6 +112,7 @@ def _adopt(request: AccessRequest, pd: plugindata.PluginData) -> NotificationPla
             for c, _ in pd.messages
         ],
         adopted=True,
+        logins=pd.logins_by_role,
     )
     for channel_id, post_id in pd.messages:
         Post.objects.get_or_create(
@@ -159,6 +163,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         NotificationPlan.Status.PLANNED,
         f"{len(channels)} channel(s) from {', '.join(sorted({r.source for r in resolved}))}",
         records,
+        logins=interop.logins_by_role(request),
     )
     text = root_text(request)
     for channel_id, handle in channels.items():

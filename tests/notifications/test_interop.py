@@ -87,3 +87,47 @@ def test_teleport_permission_denied_for_plugin_data_still_posts(bridge):
     rid = bridge.create()
     bridge.reconcile(rid)
     assert len(bridge.mm.posts()) == 1
+
+
+def test_logins_by_role_recorded_as_the_go_plugin_does(bridge):
+    bridge.configure(recipients=["eng/access-requests"])
+    bridge.teleport.set_role("editor", ["root", "ubuntu"])
+    bridge.teleport.set_role("auditor", [])  # no logins: a nil slice in Go, null in JSON
+    rid = bridge.create(roles=["editor", "auditor", "deleted-meanwhile"])
+    bridge.reconcile(rid)
+    assert NotificationPlan.objects.get(pk=rid).logins_by_role == {
+        "editor": ["root", "ubuntu"],
+        "auditor": [],
+    }
+    assert bridge.teleport.plugin_data(rid)["logins_by_role"] == (
+        '{"auditor":null,"editor":["root","ubuntu"]}'
+    )
+    assert len(bridge.teleport.calls_to("GetRole")) == 3
+
+
+def test_without_role_read_logins_are_skipped_with_a_warning(bridge, caplog):
+    bridge.teleport.set_role("editor", ["root"])
+    bridge.teleport.deny("read", "role")
+    rid = bridge.create(roles=["editor"])
+    bridge.reconcile(rid)
+    assert len(bridge.mm.posts()) == 1
+    assert "logins_by_role" not in bridge.teleport.plugin_data(rid)
+    assert "add role [read]" in caplog.text
+
+
+def test_adopted_plan_keeps_the_go_plugins_logins(bridge):
+    rid = bridge.teleport.create_request(user="bob", roles=["editor"])
+    channel = bridge.channel_id("access-requests")
+    bridge.teleport.set_plugin_data(
+        rid,
+        {
+            "user": "bob",
+            "roles": "editor",
+            "logins_by_role": '{"editor":["root"]}',
+            "messages": f"{channel}/abc123",
+        },
+    )
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    assert NotificationPlan.objects.get(pk=rid).logins_by_role == {"editor": ["root"]}
+    assert bridge.teleport.calls_to("GetRole") == []

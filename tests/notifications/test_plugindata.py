@@ -166,3 +166,10 @@ def test_go_json_escaping() -> None:
     )
     assert go_json({"b": [], "a": ["x"]}) == '{"a":["x"],"b":[]}'
     assert go_json(["\udcff"]) == '["\\ufffd"]'
+
+
+def test_role_without_logins_is_encoded_as_go_nil_slice():
+    pd = PluginData(user="u", logins_by_role={"auditor": [], "editor": ["root"]})
+    encoded = encode(pd)
+    assert encoded["logins_by_role"] == '{"auditor":null,"editor":["root"]}'
+    assert decode(encoded).logins_by_role == {"auditor": [], "editor": ["root"]}
