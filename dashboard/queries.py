@@ -201,6 +201,8 @@ class RequestDetail:
     anomalies: list[Anomaly]
     time_to_first_review: timedelta | None
     notified_at: datetime | None
+    # {role: [logins]}: what approving grants, so a reviewer of the history can see it.
+    logins_by_role: dict[str, list[str]] = field(default_factory=dict)
 
 
 def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDetail | None:
@@ -264,7 +266,14 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
     entries.sort(key=lambda e: e.at or far_future)
     anomalies = request_anomalies([req], now=now)
     anomalies += review_anomalies(review_events().filter(request_id=req.pk))
-    return RequestDetail(req, entries, anomalies, facts.time_to_first_review, facts.notified_at)
+    return RequestDetail(
+        req,
+        entries,
+        anomalies,
+        facts.time_to_first_review,
+        facts.notified_at,
+        logins_by_role=plan.logins_by_role if plan is not None else {},
+    )
 
 
 # --- audit page ---------------------------------------------------------------------------

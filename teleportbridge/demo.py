@@ -106,6 +106,14 @@ class Demo:
         """A realistic history: approved, denied, expired, a failed delivery, an anomaly."""
         t = self.teleport
         ids = []
+        # Roles with logins, so the timeline shows what approving would grant.
+        for role, logins in {
+            "editor": ["ubuntu"],
+            "auditor": [],
+            "viewer": [],
+            "dba": ["postgres", "root"],
+        }.items():
+            t.set_role(role, logins)
         approved = t.create_request(
             user="bob",
             roles=["editor"],

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import Post
+from notifications.models import NotificationPlan, Post
 from teleportbridge.models import AuditCursor, WatcherState
 from tests.dashboard.factories import (
     make_attempt,
@@ -118,6 +118,17 @@ def test_request_detail_is_a_timeline_in_time_order(auditor_client, story):
     assert post.mattermost_id in body
     assert "503" in body and "Service Unavailable" in body
     assert ' UTC <span class="rel">(' in body
+
+
+def test_request_detail_shows_the_logins_approval_grants(auditor_client, story):
+    NotificationPlan.objects.create(
+        request=story,
+        status=NotificationPlan.Status.PLANNED,
+        logins_by_role={"prod-db": ["postgres", "root"], "viewer": []},
+    )
+    body = auditor_client.get(reverse("dashboard:request", args=["req-1"])).content.decode()
+    assert "Logins granted" in body
+    assert "prod-db: postgres, root; viewer: none" in body
 
 
 def test_unknown_request_is_404(auditor_client):
