@@ -201,8 +201,8 @@ class RequestDetail:
     anomalies: list[Anomaly]
     time_to_first_review: timedelta | None
     notified_at: datetime | None
-    # {role: [logins]}: what approving grants, so a reviewer of the history can see it.
-    logins_by_role: dict[str, list[str]] = field(default_factory=dict)
+    # (role, [logins]) by role name: what approving grants, for whoever reads the history.
+    logins_by_role: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDetail | None:
@@ -272,7 +272,7 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
         anomalies,
         facts.time_to_first_review,
         facts.notified_at,
-        logins_by_role=plan.logins_by_role if plan is not None else {},
+        logins_by_role=sorted(plan.logins_by_role.items()) if plan is not None else [],
     )
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from collections import OrderedDict
 
 from notifications import plugindata, runtime
 from notifications.models import NotificationPlan, Post
@@ -25,6 +28,78 @@ from teleportbridge.teleport.errors import (
 log = logging.getLogger(__name__)
 
 CAS_TRIES = 5
+KNOWN_MAX = 10_000
+
+# The plugin data we last saw in Teleport, per request (raw map; {} = no entry), so that a
+# write need not read first. Only a guess: every write is a compare-and-set, so a stale
+# guess (another worker or the Go plugin wrote since) costs one CompareFailed and a
+# re-read, never a lost update. Bounded LRU; the lock guards it against worker threads.
+_known: OrderedDict[str, dict[str, str]] = OrderedDict()
+_known_lock = threading.Lock()
+
+
+def _remember(request_id: str, data: dict[str, str]) -> None:
+    with _known_lock:
+        _known[request_id] = dict(data)
+        _known.move_to_end(request_id)
+        while len(_known) > KNOWN_MAX:
+            _known.popitem(last=False)
+
+
+def _recall(request_id: str) -> dict[str, str] | None:
+    with _known_lock:
+        data = _known.get(request_id)
+        return dict(data) if data is not None else None
+
+
+def _forget(request_id: str) -> None:
+    with _known_lock:
+        _known.pop(request_id, None)
+
+
+ROLE_TTL_SECONDS = 60.0
+# Role -> (fetched at, logins or None for "no such role"): roles change rarely and a burst
+# of requests for the same role would otherwise cost a GetRole each. A minute-old answer is
+# fine for a record of what approval would grant. Guarded by _known_lock.
+_roles: dict[str, tuple[float, list[str] | None]] = {}
+
+
+def _role_logins(client, role: str) -> list[str] | None:
+    """The role's logins, or None when Teleport has no such role (e.g. deleted since)."""
+    now = time.monotonic()
+    with _known_lock:
+        hit = _roles.get(role)
+    if hit is not None and now - hit[0] < ROLE_TTL_SECONDS:
+        return None if hit[1] is None else list(hit[1])
+    try:
+        logins: list[str] | None = client.get_role_logins(role)
+    except NotFound:
+        logins = None
+    with _known_lock:
+        _roles[role] = (now, None if logins is None else list(logins))
+    return logins
+
+
+def forget_all() -> None:
+    """Drop every cached guess (tests switch Teleport simulators between cases)."""
+    with _known_lock:
+        _known.clear()
+        _roles.clear()
+
+
+def _merge(encoded: dict[str, str], current: dict[str, str]) -> tuple[dict, dict]:
+    """(set, expect) for a CAS from `current` to our encoding."""
+    if not current:
+        return encoded, plugindata.empty_expect()
+    # Keep keys the Go plugin wrote that we do not manage (e.g. logins_by_role).
+    merged = {**encoded}
+    for key, value in current.items():
+        if value and not encoded.get(key) and key not in plugindata.ALWAYS_KEYS:
+            merged[key] = value
+    expect = dict(current)
+    for key in merged:
+        expect.setdefault(key, "")
+    return merged, expect
 
 
 def read(request_id: str) -> plugindata.PluginData | None:
@@ -39,6 +114,7 @@ def read(request_id: str) -> plugindata.PluginData | None:
             runtime.drop_teleport()
         log.warning("Could not read plugin data: %s", exc)
         return None
+    _remember(request_id, data or {})
     return plugindata.decode(data) if data else None
 
 
@@ -55,7 +131,7 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for role in request.roles:
         try:
-            found[role] = client.get_role_logins(role)
+            logins = _role_logins(client, role)
         except PermissionDenied as exc:
             log.warning(
                 "Missing permissions to get logins by role; add role [read] to the "
@@ -63,13 +139,13 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
                 exc,
             )
             return {}
-        except NotFound:
-            continue
         except TeleportError as exc:
             if exc.transient:
                 runtime.drop_teleport()
             log.warning("Could not read logins by role: %s", exc)
             return {}
+        if logins is not None:
+            found[role] = logins
     return found
 
 
@@ -118,28 +194,27 @@ def write(request: AccessRequest, plan: NotificationPlan) -> bool:
     client = runtime.teleport()
     if client is None:
         return False
+    guess = _recall(request.pk)
     for _ in range(CAS_TRIES):
         try:
-            current = client.get_plugin_data(request.pk, plugindata.PLUGIN_NAME)
-            if current:
-                # Keep keys the Go plugin wrote that we do not manage (e.g. logins_by_role).
-                merged = {**encoded}
-                for key, value in current.items():
-                    if value and not encoded.get(key) and key not in plugindata.ALWAYS_KEYS:
-                        merged[key] = value
-                expect = dict(current)
-                for key in merged:
-                    expect.setdefault(key, "")
+            if guess is not None:
+                current, guess = guess, None
             else:
-                merged, expect = encoded, plugindata.empty_expect()
+                current = client.get_plugin_data(request.pk, plugindata.PLUGIN_NAME) or {}
+            merged, expect = _merge(encoded, current)
             client.update_plugin_data(request.pk, plugindata.PLUGIN_NAME, merged, expect)
         except CompareFailed:
-            continue  # someone (the Go plugin?) wrote meanwhile: re-read and merge again
+            # Someone (another worker, the Go plugin) wrote meanwhile: re-read and merge.
+            _forget(request.pk)
+            continue
         except TeleportError as exc:
+            _forget(request.pk)
             if exc.transient:
                 runtime.drop_teleport()
             log.warning("Could not write plugin data: %s", exc)
             return False
+        # What Teleport now holds: our set applied to what it had ("" deletes a key).
+        _remember(request.pk, {k: v for k, v in {**current, **merged}.items() if v})
         NotificationPlan.objects.filter(pk=plan.pk).update(plugin_data_written=fingerprint)
         plan.plugin_data_written = fingerprint
         return True

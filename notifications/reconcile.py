@@ -166,17 +166,22 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         logins=interop.logins_by_role(request),
     )
     text = root_text(request)
-    for channel_id, handle in channels.items():
-        Post.objects.get_or_create(
-            request=request,
-            kind=Post.Kind.ROOT,
-            channel_id=channel_id,
-            defaults={
-                "key": root_key(request.pk, channel_id),
-                "recipient": handle,
-                "text_wanted": text,
-            },
-        )
+    # One INSERT for all roots. ignore_conflicts: a concurrent run that planned the same
+    # request already made these rows (unique key per request+channel), and theirs stand.
+    Post.objects.bulk_create(
+        [
+            Post(
+                request=request,
+                kind=Post.Kind.ROOT,
+                channel_id=channel_id,
+                key=root_key(request.pk, channel_id),
+                recipient=handle,
+                text_wanted=text,
+            )
+            for channel_id, handle in channels.items()
+        ],
+        ignore_conflicts=True,
+    )
     return plan
 
 

@@ -89,7 +89,7 @@ def plugin_config(tmp_path, teleport, identity_file, mattermost, monkeypatch):
 
     Call it again (it is a function) to rewrite recipients for one test.
     """
-    from notifications import runtime
+    from notifications import interop, runtime
 
     path = tmp_path / "teleport-mattermost.toml"
 
@@ -103,9 +103,11 @@ def plugin_config(tmp_path, teleport, identity_file, mattermost, monkeypatch):
             **kwargs,
         )
         runtime.reset()
+        interop.forget_all()
         return path
 
     configure()
     monkeypatch.setenv("TELEPORT_MATTERMOST_CONFIG", str(path))
     yield configure
     runtime.reset()
+    interop.forget_all()

@@ -103,6 +103,11 @@ def test_logins_by_role_recorded_as_the_go_plugin_does(bridge):
         '{"auditor":null,"editor":["root","ubuntu"]}'
     )
     assert len(bridge.teleport.calls_to("GetRole")) == 3
+    # A burst for the same roles does not ask again (a minute's cache, misses included).
+    again = bridge.create(roles=["editor", "auditor", "deleted-meanwhile"])
+    bridge.reconcile(again)
+    assert NotificationPlan.objects.get(pk=again).logins_by_role["editor"] == ["root", "ubuntu"]
+    assert len(bridge.teleport.calls_to("GetRole")) == 3
 
 
 def test_without_role_read_logins_are_skipped_with_a_warning(bridge, caplog):
@@ -131,3 +136,27 @@ def test_adopted_plan_keeps_the_go_plugins_logins(bridge):
     bridge.reconcile(rid)
     assert NotificationPlan.objects.get(pk=rid).logins_by_role == {"editor": ["root"]}
     assert bridge.teleport.calls_to("GetRole") == []
+
+
+def test_a_new_request_reads_plugin_data_once(bridge):
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    # One read to look for the Go plugin's posts; the write reuses what it saw (CAS).
+    assert len(bridge.teleport.calls_to("GetPluginData")) == 1
+    assert len(bridge.teleport.calls_to("UpdatePluginData")) == 1
+
+
+def test_a_stale_guess_is_corrected_by_the_compare_and_set(bridge):
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    data = bridge.teleport.plugin_data(rid)
+    # Another writer changes a key we manage; our remembered copy is now wrong.
+    bridge.teleport.set_plugin_data(rid, {**data, "request_reason": "edited elsewhere"})
+    reads = len(bridge.teleport.calls_to("GetPluginData"))
+    bridge.teleport.review(rid, "carol", "APPROVED", auto_resolve=False)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    after = bridge.teleport.plugin_data(rid)
+    assert after["reviews_count"] == "1"
+    assert after.get("request_reason", "") == data.get("request_reason", "")
+    assert len(bridge.teleport.calls_to("GetPluginData")) == reads + 1  # the one re-read
