@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 ConnectFn = Callable[[], tuple[Connection, pb.PingResponse]]
 INIT_TIMEOUT = 15.0
+# last_event_at is for the health page; writing it once per event would add a commit per
+# event in a burst, so it is written at most this often (it lags by less than that).
+EVENT_STAMP_INTERVAL = 1.0
 
 
 class Watcher:
@@ -60,6 +64,7 @@ class Watcher:
         self._stream_lock = threading.Lock()
         self._stream = None
         self.connections = 0
+        self._stamped_at = float("-inf")  # monotonic time of the last last_event_at write
 
     # -- control ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -215,7 +220,10 @@ class Watcher:
             with request_context("-"):
                 log.warning("Skipping an unexpected %s event carrying %s", op, kind or "nothing")
             return
-        _safe_state(last_event_at=timezone.now())
+        now = time.monotonic()
+        if now - self._stamped_at >= EVENT_STAMP_INTERVAL:
+            self._stamped_at = now
+            _safe_state(last_event_at=timezone.now())
 
 
 def _safe_state(**fields: object) -> None:

@@ -48,6 +48,8 @@ def test_live_events_reviews_resolution_and_delete(teleport, run_watcher):
     assert (review.author, review.proposed_state, review.reason) == ("carol", "APPROVED", "ok")
     teleport.delete(rid)
     wait_until(lambda: stored(rid).deleted_at is not None, message="DELETE recorded")
+    # Stamped for the health page (at most once a second, so not after every event).
+    assert WatcherState.get().last_event_at is not None
     # Deleting a resolved request keeps its resolution; the row is kept.
     assert stored(rid).state == RequestState.APPROVED
 
