@@ -225,7 +225,7 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
     def GetRole(self, request, context):
         try:
             self.sim.rbac.check("role", ("read",))
-            return self.sim.get_role(request.Name)
+            return self.sim.roles.get(request.Name)
         except SimulatorError as err:
             abort(context, err)
 

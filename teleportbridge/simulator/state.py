@@ -18,6 +18,7 @@ from teleportbridge.simulator.audit import AuditLog, ts
 from teleportbridge.simulator.errors import BadParameter, NotFound
 from teleportbridge.simulator.plugindata import PluginDataStore, check_kind
 from teleportbridge.simulator.rbac import VERBS, Rbac
+from teleportbridge.simulator.roles import RoleStore
 from teleportbridge.simulator.rules import KIND_RULE, RuleStore, build_rule
 from teleportbridge.simulator.watch import WatchHub
 from teleportbridge.teleport.proto import (
@@ -65,8 +66,7 @@ class ClusterState:
         self.plugin_store = PluginDataStore()
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
-        # Role name -> allowed logins; guarded by _lock. Only what GetRole needs to answer.
-        self._roles: dict[str, list[str]] = {}
+        self.roles = RoleStore()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -362,22 +362,8 @@ class ClusterState:
     # -- roles ------------------------------------------------------------------------------
 
     def set_role(self, name: str, logins: Sequence[str] = ()) -> None:
-        """Create or replace a role with these allowed logins."""
-        with self._lock:
-            self._roles[name] = list(logins)
-
-    def get_role(self, name: str) -> types_pb2.RoleV6:
-        """The role as GetRole returns it; NotFound like Teleport for an unknown name."""
-        with self._lock:
-            if name not in self._roles:
-                raise NotFound(f"role {name} is not found")
-            logins = list(self._roles[name])
-        return types_pb2.RoleV6(
-            Kind="role",
-            Version="v7",
-            Metadata=types_pb2.Metadata(Name=name),
-            Spec=types_pb2.RoleSpecV6(Allow=types_pb2.RoleConditions(Logins=logins)),
-        )
+        """Create or replace a role with these allowed logins (what GetRole returns)."""
+        self.roles.put(name, logins)
 
     # -- access monitoring rules ------------------------------------------------------------
 
