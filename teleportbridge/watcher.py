@@ -92,16 +92,14 @@ class Watcher:
                 error = f"{type(exc).__name__}: {exc}"
             if self.stopping.is_set():
                 break
+            self.ready.clear()
+            _safe_state(connected=False, last_error=error[:2000])
             if self.fail_fast:
-                self.ready.clear()
-                _safe_state(connected=False, last_error=error[:2000])
                 raise TeleportError(
                     f"watcher lost its connection: {error} "
                     "(TELEPORT_PLUGIN_FAIL_FAST is set: exiting instead of reconnecting)"
                 )
             delay = self.backoff.next()
-            self.ready.clear()
-            _safe_state(connected=False, last_error=error[:2000])
             log.warning("Watcher disconnected (%s); reconnecting in %.1fs", error, delay)
             self.stopping.wait(delay)
         _safe_state(connected=False)
