@@ -21,6 +21,7 @@ from django.utils import timezone
 from teleportbridge.config import Config
 from teleportbridge.leader import LeaderLock
 from teleportbridge.models import WatcherState
+from teleportbridge.proctree import kill_tree_and_exit
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 from teleportbridge.teleport.identity import CredentialSource
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
+# The Go plugin's rule: a graceful stop gets this long, then the process is closed anyway.
+FORCED_STOP_SECONDS = 15.0
 
 
 class StartupError(Exception):
@@ -82,6 +85,8 @@ class Service:
         self.lock = LeaderLock()
         self.cluster = None
         self._threads: list[threading.Thread] = []
+        # Set by the first SIGTERM/SIGINT (only the main thread runs signal handlers).
+        self._stop_requested = False
 
     def stop(self) -> None:
         # Runs on a helper thread (never inside the signal handler itself): stop() takes
@@ -90,12 +95,29 @@ class Service:
         self.watcher.stop()
 
     def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: graceful stop, forced after 15 s or on a second signal (as the
+        plugin does); SIGUSR1 is ignored, as the plugin ignores it, instead of killing us."""
+
         def handler(signum, _frame) -> None:
-            log.info("Got %s, shutting down", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if self._stop_requested:
+                log.warning("Got %s again, forcing shutdown", name)
+                kill_tree_and_exit(1)
+            self._stop_requested = True
+            log.info("Got %s, shutting down", name)
             threading.Thread(target=self.stop, name="shutdown", daemon=True).start()
+            timer = threading.Timer(FORCED_STOP_SECONDS, self._force_stop)
+            timer.daemon = True
+            timer.start()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+    @staticmethod
+    def _force_stop() -> None:
+        log.warning("Graceful shutdown took over %.0fs, forcing it", FORCED_STOP_SECONDS)
+        kill_tree_and_exit(1)
 
     def start_workers(self) -> None:
         from django_q.brokers import get_broker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from teleportbridge.proctree import descendants
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
@@ -38,6 +40,20 @@ def start(config: Path, *args: str, log: Path, **extra_env: str) -> subprocess.P
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Kill a runwatcher left running by a failed test, workers included (no orphans
+    holding the test database open)."""
+    # Workers seen at start too: if runwatcher itself died, its workers are no longer
+    # below it in the process tree.
+    known = getattr(proc, "workers", [])
+    for pid in {*known, *(descendants(proc.pid) if proc.poll() is None else [])}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def run_to_exit(config: Path, tmp_path: Path, **extra_env: str) -> tuple[int, str]:
@@ -83,8 +99,7 @@ def test_end_to_end_and_sigterm(tmp_path, teleport, identity_file, mattermost):
         assert proc.wait(timeout=20) == 0
         assert time.monotonic() - started < 15
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill_tree(proc)
     log = (tmp_path / "plugin.log").read_text()
     assert "Plugin is ready" in log and "Successfully shut down" in log
     assert f"request_id={rid}" in log
@@ -200,8 +215,65 @@ def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file
         # A supervisor restarts us; we must not linger reconnecting.
         assert proc.wait(timeout=30) == 1
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill_tree(proc)
     last = (tmp_path / "out.log").read_text().strip().splitlines()[-1]
     assert last.startswith("CommandError: watcher lost its connection:")
     assert "TELEPORT_PLUGIN_FAIL_FAST" in last
+
+
+def _started(tmp_path, teleport, identity_file, mattermost) -> subprocess.Popen:
+    config = write_config(
+        tmp_path / "tm.toml",
+        teleport_addr=teleport.address,
+        identity=identity_file,
+        mattermost_url=mattermost.url,
+        recipients=["eng/access-requests"],
+        log_output=str(tmp_path / "plugin.log"),
+    )
+    proc = start(config, log=tmp_path / "out.log")
+    plugin_log = tmp_path / "plugin.log"
+    wait_until(
+        lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
+        timeout=60,
+        message="watcher ready",
+    )
+    proc.workers = descendants(proc.pid)  # for kill_tree
+    return proc
+
+
+def test_sigusr1_is_ignored_like_the_plugin(tmp_path, teleport, identity_file, mattermost):
+    proc = _started(tmp_path, teleport, identity_file, mattermost)
+    try:
+        proc.send_signal(signal.SIGUSR1)
+        rid = teleport.create_request(user="still-here")
+        wait_until(lambda: len(mattermost.root_posts()) == 1, timeout=30, message="still posting")
+        assert proc.poll() is None and rid in mattermost.root_posts()[0]["message"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        kill_tree(proc)
+
+
+def test_second_sigint_forces_exit_with_the_workers(tmp_path, teleport, identity_file, mattermost):
+    proc = _started(tmp_path, teleport, identity_file, mattermost)
+    try:
+        workers = proc.workers
+        assert workers, "runwatcher forks its django-q2 workers"
+        # Hold a worker inside a POST, so the graceful stop cannot finish first.
+        mattermost.pause_posts()
+        teleport.create_request(user="slow")
+        wait_until(lambda: mattermost.inflight_posts == 1, timeout=30, message="a held POST")
+        proc.send_signal(signal.SIGINT)
+        log = tmp_path / "plugin.log"
+        wait_until(lambda: "Got SIGINT, shutting down" in log.read_text(), timeout=10)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 1
+        assert "Got SIGINT again, forcing shutdown" in log.read_text()
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+            timeout=10,
+            message="no orphaned workers",
+        )
+    finally:
+        mattermost.resume_posts()
+        kill_tree(proc)
