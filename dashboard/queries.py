@@ -20,6 +20,7 @@ from dashboard.correlation import (
     Anomaly,
     ReviewCorrelation,
     ReviewStatus,
+    annotate_in_bulk,
     annotated_requests,
     correlate_review_events,
     facts_for,
@@ -27,6 +28,7 @@ from dashboard.correlation import (
     request_anomalies,
     review_anomalies,
     review_events,
+    window_requests,
 )
 from notifications.models import DeliveryAttempt, NotificationPlan, Post
 from teleportbridge.models import AccessRequest, AuditCursor, AuditEvent, RequestState
@@ -94,13 +96,12 @@ def overview(*, now: datetime | None = None, days: int = 30, chart_days: int = 1
         .select_related("request")
         .order_by("-updated_at")[:20]
     )
-    anomalies = find_anomalies(since=since, now=now)
+    # One pass over the window feeds both the anomalies and the time-to-review chart.
+    window = annotate_in_bulk(window_requests(since))
+    anomalies = find_anomalies(since=since, now=now, annotated=window)
     ttrs = [
         f.time_to_first_review
-        for f in (
-            facts_for(r)
-            for r in annotated_requests(AccessRequest.objects.filter(first_seen_at__gte=since))
-        )
+        for f in (facts_for(r) for r in window if r.first_seen_at and r.first_seen_at >= since)
         if f.time_to_first_review is not None
     ]
     return Overview(

@@ -9,10 +9,12 @@ import pytest
 from dashboard.correlation import (
     AnomalyKind,
     ReviewStatus,
+    annotate_in_bulk,
     annotated_requests,
     correlate_review_events,
     facts_for,
     find_anomalies,
+    window_requests,
 )
 from notifications.models import Post
 from teleportbridge.models import AccessRequest, AuditEvent
@@ -178,3 +180,58 @@ def test_annotations_do_not_multiply_counts():
     r = annotated_requests().get(pk=req.pk)
     assert (r.root_posts, r.failed_posts, r.review_rows, r.review_events) == (4, 1, 2, 2)
     assert AccessRequest.objects.count() == 1
+
+
+def test_bulk_facts_equal_the_per_row_subqueries():
+    """annotate_in_bulk (overview, anomalies) must agree with annotated_requests (list,
+    detail) on every fact, for every shape of history."""
+    quiet = make_request(id="quiet")
+    make_plan(quiet, status="skipped")
+    busy = make_request(id="busy", state="APPROVED")
+    make_plan(busy)
+    make_post(busy, sent_at=T0 + timedelta(seconds=9))
+    make_post(busy, sent_at=T0 + timedelta(seconds=3))
+    make_post(busy, status=Post.Status.FAILED)
+    make_post(busy, kind=Post.Kind.REPLY, sent_at=T0 + timedelta(seconds=1))
+    make_review(busy, author="a", at=T0 + timedelta(minutes=5))
+    make_review(busy, author="b", at=None)
+    make_audit_event(busy.pk, time=T0 + timedelta(minutes=4))
+    make_audit_event(busy.pk, event_type="access_request.create", time=T0)
+    make_audit_event("elsewhere", time=T0)
+    fields = [
+        "plan_status",
+        "notified_at",
+        "root_posts",
+        "failed_posts",
+        "review_rows",
+        "review_events",
+        "first_review_row_at",
+        "first_review_event_at",
+    ]
+    bulk = {r.pk: [getattr(r, f) for f in fields] for r in annotate_in_bulk(window_requests(None))}
+    per_row = {r.pk: [getattr(r, f) for f in fields] for r in annotated_requests()}
+    assert bulk == per_row
+    assert bulk["busy"][1:6] == [T0 + timedelta(seconds=3), 3, 1, 2, 1]
+
+
+def test_many_events_do_not_hit_sqlites_variable_limit():
+    """Correlating a long audit history must not bind one SQL parameter per request ID
+    (SQLite refuses more than SQLITE_LIMIT_VARIABLE_NUMBER: 250000 on Debian)."""
+    import sqlite3
+
+    from django.db import connection
+
+    from dashboard.queries import audit_reviews, overview
+
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite limit")
+    for i in range(60):
+        make_audit_event(f"unknown-{i}", reviewer="mallory", time=NOW - timedelta(hours=1))
+    connection.ensure_connection()
+    raw = connection.connection
+    old = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)
+    try:
+        assert len(audit_reviews()) == 60
+        assert overview(now=NOW).anomaly_total == 60
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
