@@ -16,18 +16,20 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 from dashboard.correlation import (
-    REVIEW_EVENT,
     Anomaly,
     ReviewCorrelation,
     ReviewStatus,
-    annotate_in_bulk,
-    annotated_requests,
     correlate_review_events,
-    facts_for,
     find_anomalies,
     request_anomalies,
     review_anomalies,
     review_events,
+)
+from dashboard.facts import (
+    REVIEW_EVENT,
+    annotate_in_bulk,
+    annotated_requests,
+    facts_for,
     window_requests,
 )
 from notifications.models import DeliveryAttempt, NotificationPlan, Post

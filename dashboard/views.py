@@ -19,7 +19,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from dashboard import queries
-from dashboard.correlation import ReviewStatus, facts_for
+from dashboard.correlation import ReviewStatus
+from dashboard.facts import facts_for
 from teleportbridge.models import RequestState
 
 AUDITOR_PERMISSION = "teleportbridge.view_accessrequest"

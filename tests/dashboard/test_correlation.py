@@ -9,13 +9,10 @@ import pytest
 from dashboard.correlation import (
     AnomalyKind,
     ReviewStatus,
-    annotate_in_bulk,
-    annotated_requests,
     correlate_review_events,
-    facts_for,
     find_anomalies,
-    window_requests,
 )
+from dashboard.facts import annotate_in_bulk, annotated_requests, facts_for, window_requests
 from notifications.models import Post
 from teleportbridge.models import AccessRequest, AuditEvent
 from tests.dashboard.factories import (
