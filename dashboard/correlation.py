@@ -219,18 +219,31 @@ def review_events(since: datetime | None = None) -> QuerySet[AuditEvent]:
     return qs.filter(time__gte=since) if since else qs
 
 
-def review_anomalies(events: Iterable[AuditEvent]) -> list[Anomaly]:
+def review_anomalies(events: QuerySet[AuditEvent]) -> list[Anomaly]:
+    """Reviews of requests we never saw or never notified (ReviewStatus.is_anomaly).
+
+    Plain value rows, not the model objects correlate_review_events builds for the audit
+    page: the overview runs this over a month of events on every load."""
+    ids = events.order_by().values("request_id")
+    known = set(AccessRequest.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    notified = set(
+        sent_roots()
+        .filter(request_id__in=ids, sent_at__isnull=False)
+        .values_list("request_id", flat=True)
+    )
     return [
         Anomaly(
             AnomalyKind.REVIEW_WITHOUT_NOTIFICATION,
-            c.event.request_id,
-            c.event.time,
-            f"{c.event.reviewer or 'someone'} reviewed ({c.event.proposed_state or '?'}) a "
-            + ("request we never saw" if c.request is None else "request we never notified"),
-            c.event.event_id,
+            request_id,
+            at,
+            f"{reviewer or 'someone'} reviewed ({proposed or '?'}) a "
+            + ("request we never saw" if request_id not in known else "request we never notified"),
+            event_id,
         )
-        for c in correlate_review_events(events)
-        if c.status.is_anomaly
+        for event_id, request_id, reviewer, proposed, at in events.values_list(
+            "event_id", "request_id", "reviewer", "proposed_state", "time"
+        )
+        if request_id not in notified
     ]
 
 

@@ -11,6 +11,7 @@ from dashboard.correlation import (
     ReviewStatus,
     correlate_review_events,
     find_anomalies,
+    review_anomalies,
 )
 from dashboard.facts import annotate_in_bulk, annotated_requests, facts_for, window_requests
 from notifications.models import Post
@@ -232,3 +233,18 @@ def test_many_events_do_not_hit_sqlites_variable_limit():
         assert overview(now=NOW).anomaly_total == 60
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
+
+
+def test_review_anomalies_agree_with_the_audit_pages_statuses():
+    notified = make_request(id="notified")
+    make_post(notified)
+    silent = make_request(id="silent")
+    make_post(silent, status=Post.Status.FAILED)
+    for rid in ("notified", "silent", "never-seen"):
+        make_audit_event(rid, reviewer="r")
+    flagged = {a.event_id for a in review_anomalies(AuditEvent.objects.all())}
+    statuses = {
+        c.event.event_id: c.status for c in correlate_review_events(AuditEvent.objects.all())
+    }
+    assert flagged == {e for e, status in statuses.items() if status.is_anomaly}
+    assert len(flagged) == 2
