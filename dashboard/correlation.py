@@ -224,6 +224,10 @@ def review_anomalies(events: QuerySet[AuditEvent]) -> list[Anomaly]:
 
     Plain value rows, not the model objects correlate_review_events builds for the audit
     page: the overview runs this over a month of events on every load."""
+    # Events first: the sets below are read after them, so an event stored meanwhile (the
+    # poller runs concurrently) is simply not in this list, rather than listed against
+    # sets that predate it and mistaken for a review of a request we never saw.
+    rows = list(events.values_list("event_id", "request_id", "reviewer", "proposed_state", "time"))
     ids = events.order_by().values("request_id")
     known = set(AccessRequest.objects.filter(pk__in=ids).values_list("pk", flat=True))
     notified = set(
@@ -240,9 +244,7 @@ def review_anomalies(events: QuerySet[AuditEvent]) -> list[Anomaly]:
             + ("request we never saw" if request_id not in known else "request we never notified"),
             event_id,
         )
-        for event_id, request_id, reviewer, proposed, at in events.values_list(
-            "event_id", "request_id", "reviewer", "proposed_state", "time"
-        )
+        for event_id, request_id, reviewer, proposed, at in rows
         if request_id not in notified
     ]
 

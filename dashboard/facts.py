@@ -111,25 +111,30 @@ def annotate_in_bulk(qs: QuerySet[AccessRequest]) -> list[AccessRequest]:
         r.root_posts = r.failed_posts = r.review_rows = r.review_events = 0
         r.first_review_row_at = r.first_review_event_at = None
     ids = qs.values("pk")  # a subquery, not a parameter per row
+
+    # Each grouped query re-runs that subquery, so it can name a request stored after
+    # `rows` was read (the watcher keeps writing while the page renders): they are skipped
+    # instead of failing the page; they show up on the next load.
+    def grouped(query) -> list[tuple[AccessRequest, dict]]:
+        return [(r, row) for row in query if (r := by_id.get(row["request_id"])) is not None]
+
+    plans = NotificationPlan.objects.filter(request__in=ids).values("request_id", "status")
+    for r, row in grouped(plans):
+        r.plan_status = row["status"]
     posts = Post.objects.filter(request__in=ids).order_by().values("request_id")
-    for rid, status in NotificationPlan.objects.filter(request__in=ids).values_list(
-        "request_id", "status"
-    ):
-        by_id[rid].plan_status = status
-    for row in posts.filter(kind=Post.Kind.ROOT).annotate(n=Count("*")):
-        by_id[row["request_id"]].root_posts = row["n"]
-    for row in posts.filter(status=Post.Status.FAILED).annotate(n=Count("*")):
-        by_id[row["request_id"]].failed_posts = row["n"]
+    for r, row in grouped(posts.filter(kind=Post.Kind.ROOT).annotate(n=Count("*"))):
+        r.root_posts = row["n"]
+    for r, row in grouped(posts.filter(status=Post.Status.FAILED).annotate(n=Count("*"))):
+        r.failed_posts = row["n"]
     sent = posts.filter(kind=Post.Kind.ROOT, status=Post.Status.SENT, sent_at__isnull=False)
-    for row in sent.annotate(first=Min("sent_at")):
-        by_id[row["request_id"]].notified_at = row["first"]
+    for r, row in grouped(sent.annotate(first=Min("sent_at"))):
+        r.notified_at = row["first"]
     reviews = Review.objects.filter(request__in=ids).order_by().values("request_id")
-    for row in reviews.annotate(n=Count("*"), first=Min("created_at")):
-        r = by_id[row["request_id"]]
+    for r, row in grouped(reviews.annotate(n=Count("*"), first=Min("created_at"))):
         r.review_rows, r.first_review_row_at = row["n"], row["first"]
     events = AuditEvent.objects.filter(request_id__in=ids, event_type=REVIEW_EVENT)
-    for row in events.order_by().values("request_id").annotate(n=Count("*"), first=Min("time")):
-        r = by_id[row["request_id"]]
+    per_request = events.order_by().values("request_id")
+    for r, row in grouped(per_request.annotate(n=Count("*"), first=Min("time"))):
         r.review_events, r.first_review_event_at = row["n"], row["first"]
     return rows
 

@@ -36,8 +36,13 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_tree_and_exit(code: int = 1) -> None:
-    """SIGKILL every descendant, then leave without cleanup (cleanup is what hung)."""
-    for child in descendants(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-            os.kill(child, signal.SIGKILL)
-    os._exit(code)
+    """SIGKILL every descendant, then leave without cleanup (cleanup is what hung).
+
+    Leaving is guaranteed: a child we may not signal (or any other surprise) must not keep
+    a forced stop from ending the process."""
+    try:
+        for child in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(child, signal.SIGKILL)
+    finally:
+        os._exit(code)

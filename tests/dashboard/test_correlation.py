@@ -248,3 +248,47 @@ def test_review_anomalies_agree_with_the_audit_pages_statuses():
     }
     assert flagged == {e for e, status in statuses.items() if status.is_anomaly}
     assert len(flagged) == 2
+
+
+def test_a_request_stored_while_the_overview_renders_does_not_break_it():
+    """The watcher writes while the dashboard reads: a request (and its plan) committed
+    between annotate_in_bulk's first query and its grouped ones must be skipped."""
+    from django.db import connection
+
+    make_request(id="old")
+    inserted = []
+
+    def insert_after_first_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not inserted and sql.lstrip().startswith("SELECT") and "accessrequest" in sql:
+            inserted.append(True)
+            make_plan(make_request(id="new"))
+        return result
+
+    with connection.execute_wrapper(insert_after_first_read):
+        rows = annotate_in_bulk(window_requests(None))
+    assert inserted and [r.pk for r in rows] == ["old"]
+
+
+def test_a_review_logged_while_the_overview_renders_is_not_a_false_anomaly():
+    """A notified request's review event stored mid-computation must not be reported as a
+    review of a request we never saw."""
+    from django.db import connection
+
+    inserted, selects = [], []
+
+    def store_notified_review(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.lstrip().startswith("SELECT"):
+            selects.append(sql)
+        # After two of the three reads: any order that reads events last is caught.
+        if not inserted and len(selects) == 2:
+            inserted.append(True)
+            req = make_request(id="fresh")
+            make_post(req)
+            make_audit_event("fresh", reviewer="bob")
+        return result
+
+    with connection.execute_wrapper(store_notified_review):
+        found = review_anomalies(AuditEvent.objects.all())
+    assert inserted and found == []
