@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
-# The Go plugin's rule: a graceful stop gets this long, then the process is closed anyway.
-FORCED_STOP_SECONDS = 15.0
 
 
 class StartupError(Exception):
@@ -85,8 +83,8 @@ class Service:
         self.lock = LeaderLock()
         self.cluster = None
         self._threads: list[threading.Thread] = []
-        # Set by the first SIGTERM/SIGINT (only the main thread runs signal handlers).
-        self._stop_requested = False
+        # Stop signals received so far (only the main thread runs signal handlers).
+        self._signals: set[int] = set()
 
     def stop(self) -> None:
         # Runs on a helper thread (never inside the signal handler itself): stop() takes
@@ -95,18 +93,22 @@ class Service:
         self.watcher.stop()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: graceful stop, forced after 15 s or on a second signal (as the
-        plugin does); SIGUSR1 is ignored, as the plugin ignores it, instead of killing us."""
+        """As the plugin: SIGTERM/SIGINT stop gracefully, forced after FORCED_STOP_SECONDS
+        (15 s); a second SIGINT forces at once; SIGUSR1 is ignored instead of killing us."""
 
         def handler(signum, _frame) -> None:
             name = signal.Signals(signum).name
-            if self._stop_requested:
-                log.warning("Got %s again, forcing shutdown", name)
+            if signum == signal.SIGINT and signal.SIGINT in self._signals:
+                log.warning("Got SIGINT again, forcing shutdown")
                 kill_tree_and_exit(1)
-            self._stop_requested = True
+            first = not self._signals
+            self._signals.add(signum)
+            if not first:
+                log.info("Got %s, already shutting down", name)
+                return
             log.info("Got %s, shutting down", name)
             threading.Thread(target=self.stop, name="shutdown", daemon=True).start()
-            timer = threading.Timer(FORCED_STOP_SECONDS, self._force_stop)
+            timer = threading.Timer(settings.FORCED_STOP_SECONDS, self._force_stop)
             timer.daemon = True
             timer.start()
 
@@ -116,7 +118,9 @@ class Service:
 
     @staticmethod
     def _force_stop() -> None:
-        log.warning("Graceful shutdown took over %.0fs, forcing it", FORCED_STOP_SECONDS)
+        log.warning(
+            "Graceful shutdown took over %ss, forcing it", f"{settings.FORCED_STOP_SECONDS:g}"
+        )
         kill_tree_and_exit(1)
 
     def start_workers(self) -> None:

@@ -186,6 +186,9 @@ AUDIT_NOTIFY_DEADLINE_SECONDS = _env(env.int, "AUDIT_NOTIFY_DEADLINE_SECONDS", d
 NOTIFY_MAX_ATTEMPTS = _env(env.int, "NOTIFY_MAX_ATTEMPTS", default=15)
 NOTIFY_SENDING_LEASE_SECONDS = _env(env.int, "NOTIFY_SENDING_LEASE_SECONDS", default=60)
 
+# runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
+# Go plugin's 15 s; keep it below your supervisor's kill timeout.
+FORCED_STOP_SECONDS = _env(env.float, "FORCED_STOP_SECONDS", default=15.0)
 # The plugin's own switch, kept raw: runwatcher parses it with Go's bool rules.
 TELEPORT_PLUGIN_FAIL_FAST = env.str("TELEPORT_PLUGIN_FAIL_FAST", default="")
 

@@ -221,7 +221,16 @@ def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file
     assert "TELEPORT_PLUGIN_FAIL_FAST" in last
 
 
-def _started(tmp_path, teleport, identity_file, mattermost) -> subprocess.Popen:
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for a reaper (containers without an init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _started(tmp_path, teleport, identity_file, mattermost, **env: str) -> subprocess.Popen:
     config = write_config(
         tmp_path / "tm.toml",
         teleport_addr=teleport.address,
@@ -230,7 +239,7 @@ def _started(tmp_path, teleport, identity_file, mattermost) -> subprocess.Popen:
         recipients=["eng/access-requests"],
         log_output=str(tmp_path / "plugin.log"),
     )
-    proc = start(config, log=tmp_path / "out.log")
+    proc = start(config, log=tmp_path / "out.log", **env)
     plugin_log = tmp_path / "plugin.log"
     wait_until(
         lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
@@ -270,10 +279,29 @@ def test_second_sigint_forces_exit_with_the_workers(tmp_path, teleport, identity
         assert proc.wait(timeout=20) == 1
         assert "Got SIGINT again, forcing shutdown" in log.read_text()
         wait_until(
-            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+            lambda: not any(alive(pid) for pid in workers),
             timeout=10,
             message="no orphaned workers",
         )
+    finally:
+        mattermost.resume_posts()
+        kill_tree(proc)
+
+
+def test_a_hung_graceful_stop_is_forced(tmp_path, teleport, identity_file, mattermost):
+    proc = _started(tmp_path, teleport, identity_file, mattermost, FORCED_STOP_SECONDS="2")
+    try:
+        mattermost.pause_posts()  # a worker stuck in a POST keeps the graceful stop waiting
+        teleport.create_request(user="slow")
+        wait_until(lambda: mattermost.inflight_posts == 1, timeout=30, message="a held POST")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # a second SIGTERM does not force; the timer does
+        assert proc.wait(timeout=30) == 1
+        assert time.monotonic() - started >= 2
+        log = (tmp_path / "plugin.log").read_text()
+        assert "Graceful shutdown took over 2s, forcing it" in log
+        wait_until(lambda: not any(alive(pid) for pid in proc.workers), timeout=10)
     finally:
         mattermost.resume_posts()
         kill_tree(proc)

@@ -158,3 +158,26 @@ def test_malformed_events_are_skipped(teleport):
     w.handle(pb.Event(Type=pb.DELETE, ResourceHeader={"Kind": "access_request"}))  # no name
     w.handle(pb.Event(Type=7))  # unknown operation
     assert AccessRequest.objects.count() == 0
+
+
+def test_last_event_at_is_written_at_most_once_a_second(teleport):
+    """A burst must not cost a WatcherState commit per event (health only needs recency)."""
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import EVENT_STAMP_INTERVAL, Watcher
+
+    def never_connects():
+        raise AssertionError("handle() must not dial")
+
+    watcher = Watcher(never_connects)
+    events = [
+        pb.Event(Type=pb.PUT, AccessRequest=teleport.get_request(teleport.create_request()))
+        for _ in range(3)
+    ]
+    watcher.handle(events[0])
+    first = WatcherState.get().last_event_at
+    assert first is not None
+    watcher.handle(events[1])
+    assert WatcherState.get().last_event_at == first  # within the interval: no write
+    watcher._stamped_at -= EVENT_STAMP_INTERVAL  # as if a second had passed
+    watcher.handle(events[2])
+    assert WatcherState.get().last_event_at > first
