@@ -82,11 +82,16 @@ def _skip(request: AccessRequest, reason: str, recipients: list | None = None) -
 
 
 def _create_plan(
-    request, status, reason, recipients, adopted=False, logins=None
+    request, status, reason, recipients, *, adopted=False, logins=None, then=None
 ) -> NotificationPlan:
+    """Record the decision and, in the same transaction, the rows it implies (`then()`).
+
+    One transaction because ensure_plan trusts an existing plan: a plan committed without
+    its root posts (a crash or a DB error in between) would never be sent.
+    """
     try:
         with transaction.atomic():
-            return NotificationPlan.objects.create(
+            plan = NotificationPlan.objects.create(
                 request=request,
                 status=status,
                 reason=reason,
@@ -94,8 +99,12 @@ def _create_plan(
                 adopted_from_plugin_data=adopted,
                 logins_by_role=logins or {},
             )
+            if then is not None:
+                then()
+            return plan
     except IntegrityError:
-        # Two workers planned the same request at once; the first one's plan stands.
+        # Two workers planned the same request at once; the first one's plan (and its
+        # posts, committed with it) stands.
         return NotificationPlan.objects.get(pk=request.pk)
 
 
@@ -103,6 +112,28 @@ def _adopt(request: AccessRequest, pd: plugindata.PluginData) -> NotificationPla
     """Take over posts the Go plugin made: record them as sent, post nothing again."""
     posted_status = pd.resolution or "PENDING"
     text = root_text(request, posted_status)
+
+    def record_posts() -> None:
+        for channel_id, post_id in pd.messages:
+            Post.objects.get_or_create(
+                request=request,
+                kind=Post.Kind.ROOT,
+                channel_id=channel_id,
+                defaults={
+                    "key": root_key(request.pk, channel_id),
+                    "recipient": "(plugin data)",
+                    "mattermost_id": post_id,
+                    "status": Post.Status.SENT,
+                    "text_wanted": text,
+                    "text_sent": text,
+                },
+            )
+        roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
+        for review in request.reviews.order_by("position")[: pd.reviews_count]:
+            for root in roots:
+                # The Go plugin already replied for these reviews (reviews_count).
+                _ensure_reply(review, root, status=Post.Status.SENT, text_sent=reply_text(review))
+
     plan = _create_plan(
         request,
         NotificationPlan.Status.PLANNED,
@@ -113,26 +144,8 @@ def _adopt(request: AccessRequest, pd: plugindata.PluginData) -> NotificationPla
         ],
         adopted=True,
         logins=pd.logins_by_role,
+        then=record_posts,
     )
-    for channel_id, post_id in pd.messages:
-        Post.objects.get_or_create(
-            request=request,
-            kind=Post.Kind.ROOT,
-            channel_id=channel_id,
-            defaults={
-                "key": root_key(request.pk, channel_id),
-                "recipient": "(plugin data)",
-                "mattermost_id": post_id,
-                "status": Post.Status.SENT,
-                "text_wanted": text,
-                "text_sent": text,
-            },
-        )
-    roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
-    for review in request.reviews.order_by("position")[: pd.reviews_count]:
-        for root in roots:
-            # The Go plugin already replied for these reviews (reviews_count).
-            _ensure_reply(review, root, status=Post.Status.SENT, text_sent=reply_text(review))
     log.info("Adopted %d post(s) from plugin data", len(pd.messages))
     return plan
 
@@ -158,31 +171,35 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
             channels[r.channel_id] = r.handle
     if not channels:
         return _skip(request, "none of the recipients could be resolved", records)
-    plan = _create_plan(
+    logins = interop.logins_by_role(request)  # network: before the transaction
+    text = root_text(request)
+
+    def create_roots() -> None:
+        # One INSERT for all roots. ignore_conflicts: rows already there (unique key per
+        # request+channel) stand.
+        Post.objects.bulk_create(
+            [
+                Post(
+                    request=request,
+                    kind=Post.Kind.ROOT,
+                    channel_id=channel_id,
+                    key=root_key(request.pk, channel_id),
+                    recipient=handle,
+                    text_wanted=text,
+                )
+                for channel_id, handle in channels.items()
+            ],
+            ignore_conflicts=True,
+        )
+
+    return _create_plan(
         request,
         NotificationPlan.Status.PLANNED,
         f"{len(channels)} channel(s) from {', '.join(sorted({r.source for r in resolved}))}",
         records,
-        logins=interop.logins_by_role(request),
+        logins=logins,
+        then=create_roots,
     )
-    text = root_text(request)
-    # One INSERT for all roots. ignore_conflicts: a concurrent run that planned the same
-    # request already made these rows (unique key per request+channel), and theirs stand.
-    Post.objects.bulk_create(
-        [
-            Post(
-                request=request,
-                kind=Post.Kind.ROOT,
-                channel_id=channel_id,
-                key=root_key(request.pk, channel_id),
-                recipient=handle,
-                text_wanted=text,
-            )
-            for channel_id, handle in channels.items()
-        ],
-        ignore_conflicts=True,
-    )
-    return plan
 
 
 def sync_wanted_posts(request: AccessRequest) -> None:

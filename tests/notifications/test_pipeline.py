@@ -183,3 +183,26 @@ def test_first_seen_resolved_is_not_announced(bridge):
     bridge.teleport.approve(rid)
     bridge.pull(rid)
     assert bridge.reconcile(rid).startswith("skipped: first seen already APPROVED")
+
+
+def test_a_plan_is_never_committed_without_its_root_posts(bridge):
+    """A DB error while creating the root post rows must not leave a plan behind: the next
+    run trusts an existing plan, so a plan without posts would never be sent."""
+    from django.db import OperationalError, connection
+
+    bridge.configure(recipients=["eng/access-requests", "alice@example.com"])
+    rid = bridge.create()
+    failed = []
+
+    def fail_root_insert(execute, sql, params, many, context):
+        # "INSERT INTO" on PostgreSQL, "INSERT OR IGNORE INTO" on SQLite.
+        if not failed and sql.startswith("INSERT") and '"notifications_post"' in sql:
+            failed.append(sql)
+            raise OperationalError("disk I/O error (simulated)")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_root_insert), pytest.raises(OperationalError):
+        bridge.reconcile(rid)
+    assert failed and not NotificationPlan.objects.filter(pk=rid).exists()
+    bridge.reconcile(rid)  # the retry plans again and posts
+    assert len(bridge.mm.root_posts()) == 2
