@@ -130,6 +130,9 @@ class Service:
         # The forked workers must not share our DB sockets.
         connections.close_all()
         self.cluster = Cluster(get_broker())
+        # Cluster() installs its own SIGTERM/SIGINT handlers (stop the workers only); put
+        # ours back before start() so a signal during the start-up stops everything.
+        self.install_signal_handlers()
         self.cluster.start()
         log.info("Started %s in-process django-q2 worker(s)", settings.Q_CLUSTER["workers"])
 
@@ -190,7 +193,6 @@ class Service:
         try:
             if self.opts.workers:
                 self.start_workers()
-                self.install_signal_handlers()  # Cluster() replaced them with its own
             self.startup_checks()
             self._heartbeat()
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
