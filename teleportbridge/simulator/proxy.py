@@ -180,6 +180,7 @@ class ProxySimulator:
         self.server_version = server_version
         self.host = host
         self.public_ca_pem, cert_pem, key_pem = _public_pki()
+        self._public_chain = cert_pem + key_pem
         self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._ctx.set_alpn_protocols(["http/1.1"])  # never h2 and never a route: we're HTTP
         with tempfile.TemporaryDirectory(prefix="simproxy-") as folder:
@@ -192,6 +193,15 @@ class ProxySimulator:
         self._server: _Server | None = None
         self._live: set[socket.socket] = set()
         self.routed = 0  # connections forwarded to Auth (tests assert the path was used)
+
+    def public_server_context(self) -> ssl.SSLContext:
+        """A server context with this Proxy's public certificate (localhost/127.0.0.1), for
+        test servers that must pass the same trust check (e.g. an https:// forward proxy)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory(prefix="simproxy-") as folder:
+            Path(folder, "chain.pem").write_bytes(self._public_chain)
+            ctx.load_cert_chain(Path(folder, "chain.pem"))
+        return ctx
 
     def write_public_ca(self, path: str | os.PathLike[str]) -> Path:
         """Write the public CA (for REQUESTS_CA_BUNDLE) and return its path."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import ssl
 import threading
 
 import pytest
@@ -21,10 +22,17 @@ class _ConnectProxy(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _ConnectHandler)
+        self.tls = tls  # an https:// proxy: TLS to the proxy, then CONNECT inside it
         self.targets: list[str] = []
         threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True)
+        return sock, addr
 
 
 class _ConnectHandler(socketserver.StreamRequestHandler):
@@ -67,6 +75,14 @@ def forward_proxy():
     server.server_close()
 
 
+@pytest.fixture
+def tls_forward_proxy(proxy):
+    server = _ConnectProxy(tls=proxy.public_server_context())
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.parametrize("l7", [False, True])
 def test_everything_goes_through_https_proxy(
     proxy, identity_cfg, forward_proxy, monkeypatch, opened, l7
@@ -90,3 +106,17 @@ def test_no_proxy_exempts_the_proxy_host(proxy, identity_cfg, forward_proxy, mon
     conn, _ = make_dialer(identity_cfg).connect()
     opened.append(conn)
     assert forward_proxy.targets == []
+
+
+def test_an_https_forward_proxy_is_spoken_to_over_tls(
+    proxy, identity_cfg, tls_forward_proxy, monkeypatch, opened
+):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    # localhost: the name on the certificate (trusted via REQUESTS_CA_BUNDLE, as /webapi/find).
+    monkeypatch.setenv("HTTPS_PROXY", f"https://localhost:{tls_forward_proxy.server_address[1]}")
+    conn, _ = make_dialer(identity_cfg).connect()
+    opened.append(conn)
+    assert conn.path == PATH_TLS_ROUTING
+    TeleportClient(conn).list_access_requests()
+    assert set(tls_forward_proxy.targets) == {proxy.address}

@@ -66,13 +66,27 @@ def https_proxy_for(host: str) -> urllib.parse.SplitResult | None:
 
 
 async def open_tcp(host: str, port: int, timeout: float) -> TcpStream:
-    """TCP to host:port, through an HTTP CONNECT tunnel when HTTPS_PROXY says so."""
+    """TCP to host:port, through an HTTP CONNECT tunnel when HTTPS_PROXY says so (an
+    http:// or https:// proxy, with Basic credentials from the URL)."""
     proxy = https_proxy_for(host)
     if proxy is None:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         return TcpStream(reader, writer)
+    tls = None
+    if proxy.scheme == "https":
+        # TLS to the forward proxy itself (Go's ProxyFromEnvironment accepts https://),
+        # verified with the same trust as /webapi/find.
+        from teleportbridge.teleport.proxy.find import public_ssl_context, public_trust
+
+        tls = public_ssl_context(public_trust())
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(proxy.hostname, proxy.port or 80), timeout
+        asyncio.open_connection(
+            proxy.hostname,
+            proxy.port or (443 if tls else 80),
+            ssl=tls,
+            server_hostname=proxy.hostname if tls else None,
+        ),
+        timeout,
     )
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
