@@ -3,6 +3,7 @@ NO_PROXY exempts hosts (as Teleport's Go dialers do)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import socketserver
@@ -12,6 +13,7 @@ import threading
 import pytest
 
 from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.errors import TeleportError
 from teleportbridge.teleport.proxy.route import PATH_TLS_ROUTING, PATH_UPGRADE
 from tests.proxy.conftest import make_dialer
 
@@ -22,9 +24,10 @@ class _ConnectProxy(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, credentials: str = "") -> None:
         super().__init__(("127.0.0.1", 0), _ConnectHandler)
         self.tls = tls  # an https:// proxy: TLS to the proxy, then CONNECT inside it
+        self.credentials = credentials  # "user:password" the proxy demands (Basic), if any
         self.targets: list[str] = []
         threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -40,12 +43,18 @@ class _ConnectHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         line = self.rfile.readline().decode()
-        while self.rfile.readline() not in (b"\r\n", b""):
-            pass
+        headers = []
+        while (header := self.rfile.readline()) not in (b"\r\n", b""):
+            headers.append(header.decode().strip())
         method, target, _ = line.split(" ", 2)
         if method != "CONNECT":
             self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
             return
+        if self.server.credentials:
+            token = base64.b64encode(self.server.credentials.encode()).decode()
+            if f"Proxy-Authorization: Basic {token}" not in headers:
+                self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                return
         self.server.targets.append(target)
         host, port = target.rsplit(":", 1)
         with socket.create_connection((host.strip("[]"), int(port))) as upstream:
@@ -70,6 +79,14 @@ class _ConnectHandler(socketserver.StreamRequestHandler):
 @pytest.fixture
 def forward_proxy():
     server = _ConnectProxy()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def auth_forward_proxy():
+    server = _ConnectProxy(credentials="bridge:s3cr%t")
     yield server
     server.shutdown()
     server.server_close()
@@ -120,3 +137,22 @@ def test_an_https_forward_proxy_is_spoken_to_over_tls(
     assert conn.path == PATH_TLS_ROUTING
     TeleportClient(conn).list_access_requests()
     assert set(tls_forward_proxy.targets) == {proxy.address}
+
+
+@pytest.mark.parametrize(("userinfo", "ok"), [("bridge:s3cr%25t@", True), ("", False)])
+def test_forward_proxy_credentials_come_from_the_url(
+    proxy, identity_cfg, auth_forward_proxy, monkeypatch, opened, userinfo, ok
+):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    port = auth_forward_proxy.server_address[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{userinfo}127.0.0.1:{port}")
+    if ok:  # percent-escapes in the URL are decoded before Basic encoding
+        conn, _ = make_dialer(identity_cfg).connect()
+        opened.append(conn)
+        TeleportClient(conn).list_access_requests()
+        assert set(auth_forward_proxy.targets) == {proxy.address}
+    else:
+        with pytest.raises(TeleportError) as err:
+            make_dialer(identity_cfg).connect()
+        assert "407" in str(err.value) and "\n" not in str(err.value)
