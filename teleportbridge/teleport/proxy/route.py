@@ -172,6 +172,10 @@ def explain(exc: BaseException, route: ProxyRoute) -> TeleportError:
     return TeleportUnavailable(f"cannot reach {where}: {text}")
 
 
+async def _close(stream) -> None:
+    stream.close()
+
+
 def _probe(bridge: AlpnBridge, route: ProxyRoute) -> None:
     """Open one session now, so a failure gets a precise message instead of grpcio's
     "Socket closed"; raises _NeedsUpgrade when the Proxy side negotiates no ALPN."""
@@ -186,7 +190,10 @@ def _probe(bridge: AlpnBridge, route: ProxyRoute) -> None:
         except Exception:
             raise explain(exc, route) from None
         alpn = peek.selected_alpn
-        peek.close()
+        # On the bridge's loop: asyncio transports are not thread-safe, and closing one
+        # from this thread raced the loop handling the peer's own close (RuntimeError
+        # "cannot switch state from UNWRAPPED to SHUTDOWN" from asyncio's SSL protocol).
+        bridge.run(_close(peek), timeout=route.timeout)
         if alpn != "h2":
             raise _NeedsUpgrade from None
         raise explain(exc, route) from None
@@ -195,7 +202,7 @@ def _probe(bridge: AlpnBridge, route: ProxyRoute) -> None:
             raise _NeedsUpgrade from None
         raise explain(exc, route) from None
     alpn = tls.selected_alpn
-    tls.close()
+    bridge.run(_close(tls), timeout=route.timeout)  # on the loop, as above
     if alpn != "h2":
         if not route.upgrade:
             raise _NeedsUpgrade
