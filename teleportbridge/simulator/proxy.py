@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import hashlib
-import ipaddress
 import json
 import os
 import select
@@ -26,17 +24,12 @@ import socket
 import socketserver
 import ssl
 import struct
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from teleportbridge.simulator.certs import API_DOMAIN, ClusterPKI
+from teleportbridge.simulator.public_tls import public_pki, public_server_context
 
 __all__ = ["ProxySimulator", "parse_client_hello"]
 
@@ -73,34 +66,6 @@ def parse_client_hello(data: bytes) -> tuple[str, list[str]] | None:
                 alpn.append(ext[i + 1 : i + 1 + ext[i]].decode("ascii", "replace"))
                 i += 1 + ext[i]
     return sni, alpn
-
-
-def _public_pki() -> tuple[bytes, bytes, bytes]:
-    """(CA cert, server cert, server key) PEMs: the Proxy's browser-facing certificate."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Simulated Public Root CA")])
-    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    certs = []
-    for subject, public, ext in (
-        (ca_name, ca_key.public_key(), x509.BasicConstraints(ca=True, path_length=None)),
-        (leaf_name, key.public_key(), x509.SubjectAlternativeName(sans)),
-    ):
-        builder = x509.CertificateBuilder(
-            issuer_name=ca_name,
-            subject_name=subject,
-            public_key=public,
-            serial_number=x509.random_serial_number(),
-            not_valid_before=now - dt.timedelta(minutes=1),
-            not_valid_after=now + dt.timedelta(days=30),
-        )
-        certs.append(builder.add_extension(ext, critical=False).sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return certs[0].public_bytes(pem), certs[1].public_bytes(pem), key_pem
 
 
 def _pipe(a: socket.socket, b: socket.socket) -> None:
@@ -179,13 +144,10 @@ class ProxySimulator:
         self.l7_mode = l7_mode
         self.server_version = server_version
         self.host = host
-        self.public_ca_pem, cert_pem, key_pem = _public_pki()
+        self.public_ca_pem, cert_pem, key_pem = public_pki()
         self._public_chain = cert_pem + key_pem
-        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx = public_server_context(self._public_chain)
         self._ctx.set_alpn_protocols(["http/1.1"])  # never h2 and never a route: we're HTTP
-        with tempfile.TemporaryDirectory(prefix="simproxy-") as folder:
-            Path(folder, "chain.pem").write_bytes(cert_pem + key_pem)
-            self._ctx.load_cert_chain(Path(folder, "chain.pem"))
         self._port = 0
         # Guards _server, _live and routed: connection threads add sockets and count routes
         # while stop() (test thread) shuts them all down.
@@ -197,11 +159,7 @@ class ProxySimulator:
     def public_server_context(self) -> ssl.SSLContext:
         """A server context with this Proxy's public certificate (localhost/127.0.0.1), for
         test servers that must pass the same trust check (e.g. an https:// forward proxy)."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        with tempfile.TemporaryDirectory(prefix="simproxy-") as folder:
-            Path(folder, "chain.pem").write_bytes(self._public_chain)
-            ctx.load_cert_chain(Path(folder, "chain.pem"))
-        return ctx
+        return public_server_context(self._public_chain)
 
     def write_public_ca(self, path: str | os.PathLike[str]) -> Path:
         """Write the public CA (for REQUESTS_CA_BUNDLE) and return its path."""
