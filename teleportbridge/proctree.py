@@ -13,19 +13,28 @@ import signal
 from pathlib import Path
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat fields after the command name: [state, ppid, ...]; None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None  # the process ended while we looked
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    return stat.rsplit(")", 1)[1].split()
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a reaper (containers may have no init to reap)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
 def descendants(pid: int) -> list[int]:
     """PIDs below `pid`, children before grandchildren; [] where /proc is unreadable."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # the process ended while we looked
-        # Field 4 is the parent; the command name (field 2) may hold spaces, so split after ")".
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
     found: list[int] = []
     queue = [pid]
     while queue:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from teleportbridge.proctree import descendants
+from teleportbridge.proctree import descendants, running
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
@@ -195,42 +195,10 @@ def test_unparsable_fail_fast_stops_at_start(tmp_path, teleport, identity_file, 
     )
 
 
-def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file, mattermost):
-    config = write_config(
-        tmp_path / "tm.toml",
-        teleport_addr=teleport.address,
-        identity=identity_file,
-        mattermost_url=mattermost.url,
-        log_output=str(tmp_path / "plugin.log"),
-    )
-    proc = start(config, "--no-workers", log=tmp_path / "out.log", TELEPORT_PLUGIN_FAIL_FAST="1")
-    try:
-        plugin_log = tmp_path / "plugin.log"
-        wait_until(
-            lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
-            timeout=60,
-            message="watcher ready",
-        )
-        assert teleport.drop_streams() == 1
-        # A supervisor restarts us; we must not linger reconnecting.
-        assert proc.wait(timeout=30) == 1
-    finally:
-        kill_tree(proc)
-    last = (tmp_path / "out.log").read_text().strip().splitlines()[-1]
-    assert last.startswith("CommandError: watcher lost its connection:")
-    assert "TELEPORT_PLUGIN_FAIL_FAST" in last
-
-
-def alive(pid: int) -> bool:
-    """Running, not merely a zombie waiting for a reaper (containers without an init)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _started(tmp_path, teleport, identity_file, mattermost, **env: str) -> subprocess.Popen:
+def _started(
+    tmp_path, teleport, identity_file, mattermost, *args: str, **env: str
+) -> subprocess.Popen:
+    """A runwatcher that has reached "Plugin is ready" (logging to plugin.log)."""
     config = write_config(
         tmp_path / "tm.toml",
         teleport_addr=teleport.address,
@@ -239,7 +207,7 @@ def _started(tmp_path, teleport, identity_file, mattermost, **env: str) -> subpr
         recipients=["eng/access-requests"],
         log_output=str(tmp_path / "plugin.log"),
     )
-    proc = start(config, log=tmp_path / "out.log", **env)
+    proc = start(config, *args, log=tmp_path / "out.log", **env)
     plugin_log = tmp_path / "plugin.log"
     wait_until(
         lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
@@ -248,6 +216,21 @@ def _started(tmp_path, teleport, identity_file, mattermost, **env: str) -> subpr
     )
     proc.workers = descendants(proc.pid)  # for kill_tree
     return proc
+
+
+def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file, mattermost):
+    proc = _started(
+        tmp_path, teleport, identity_file, mattermost, "--no-workers", TELEPORT_PLUGIN_FAIL_FAST="1"
+    )
+    try:
+        assert teleport.drop_streams() == 1
+        # A supervisor restarts us; we must not linger reconnecting.
+        assert proc.wait(timeout=30) == 1
+    finally:
+        kill_tree(proc)
+    last = (tmp_path / "out.log").read_text().strip().splitlines()[-1]
+    assert last.startswith("CommandError: watcher lost its connection:")
+    assert "TELEPORT_PLUGIN_FAIL_FAST" in last
 
 
 def test_sigusr1_is_ignored_like_the_plugin(tmp_path, teleport, identity_file, mattermost):
@@ -279,7 +262,7 @@ def test_second_sigint_forces_exit_with_the_workers(tmp_path, teleport, identity
         assert proc.wait(timeout=20) == 1
         assert "Got SIGINT again, forcing shutdown" in log.read_text()
         wait_until(
-            lambda: not any(alive(pid) for pid in workers),
+            lambda: not any(running(pid) for pid in workers),
             timeout=10,
             message="no orphaned workers",
         )
@@ -301,7 +284,7 @@ def test_a_hung_graceful_stop_is_forced(tmp_path, teleport, identity_file, matte
         assert time.monotonic() - started >= 2
         log = (tmp_path / "plugin.log").read_text()
         assert "Graceful shutdown took over 2s, forcing it" in log
-        wait_until(lambda: not any(alive(pid) for pid in proc.workers), timeout=10)
+        wait_until(lambda: not any(running(pid) for pid in proc.workers), timeout=10)
     finally:
         mattermost.resume_posts()
         kill_tree(proc)
