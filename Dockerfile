@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DJANGO_SETTINGS_MODULE=teleportbridge.settings \
+    DJANGO_SETTINGS_MODULE=bridge.settings \
     DATABASE_URL=sqlite:////data/db.sqlite3
 
 # A fixed UID/GID so volume ownership is predictable across rebuilds.

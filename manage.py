@@ -6,7 +6,7 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleportbridge.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bridge.settings")
     # grpcio's own C-core logging would print handshake noise while we probe whether the
     # address is an Auth Service or a Proxy; our log lines say what happened.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

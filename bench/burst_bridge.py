@@ -54,8 +54,8 @@ def cpu_by_process(root_pid: int) -> dict[int, tuple[str, float]]:
 
 
 def run_bridge(args, tmp: Path, db: Database) -> dict:
-    from teleportbridge.simulator.certs import make_cluster, write_identity_file
-    from teleportbridge.simulator.server import TeleportSimulator
+    from simulators.teleport.certs import make_cluster, write_identity_file
+    from simulators.teleport.server import TeleportSimulator
 
     handles = HANDLES[: args.recipients]
     pki = make_cluster("sim.example.com")

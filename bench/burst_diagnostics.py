@@ -12,7 +12,7 @@ from burst_setup import Database
 def diagnostics(db: Database, bridge: dict) -> list[str]:
     """Where the time went, from the bridge's own tables (read after it stopped)."""
     os.environ["DATABASE_URL"] = db.url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleportbridge.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bridge.settings")
     import django
 
     django.setup()

@@ -60,7 +60,7 @@ class Database:
 
 
 def start_mattermost(latency_s: float):
-    from notifications.simulator.server import MattermostSimulator
+    from simulators.mattermost.server import MattermostSimulator
 
     sim = MattermostSimulator().start()
     sim.add_team("eng", "Engineering")

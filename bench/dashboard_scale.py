@@ -177,7 +177,7 @@ def main() -> int:
     try:
         os.environ.update(
             DATABASE_URL=db.url,
-            DJANGO_SETTINGS_MODULE="teleportbridge.settings",
+            DJANGO_SETTINGS_MODULE="bridge.settings",
             ALLOWED_HOSTS="testserver",
             LOG_LEVEL="WARNING",
         )

@@ -64,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleportbridge.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bridge.settings")
     # Whole-run watchdog: whatever happens, the script ends by itself.
     watchdog = threading.Timer(args.deadline + 600, lambda: os._exit(3))
     watchdog.daemon = True

@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin
 from dashboard.templatetags.dashboard_tags import redact
 from notifications.models import ChannelLookup, DeliveryAttempt, Post, Recipient
-from teleportbridge.admin import ReadOnlyAdmin
 
 
 @admin.register(Recipient)

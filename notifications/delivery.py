@@ -18,11 +18,11 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from common.backoff import backoff_delay
 from notifications import runtime
 from notifications.mattermost.client import MattermostClient
 from notifications.mattermost.errors import PermanentError, TransientError
 from notifications.models import Post
-from teleportbridge.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 

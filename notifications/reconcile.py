@@ -16,12 +16,12 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from common.request_log import request_context
 from notifications import delivery, interop, plugindata, runtime
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, wanted_recipients
 from notifications.render import RootPostData, render_review_reply, render_root_post, request_link
-from teleportbridge.logging import request_context
 from teleportbridge.models import AccessRequest, RequestState, Review, WatcherState
 
 log = logging.getLogger(__name__)

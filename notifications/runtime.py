@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
+from common.request_log import current_request_id
 from notifications.mattermost.client import Attempt, MattermostClient
 from teleportbridge.config import Config, load_config
-from teleportbridge.logging import current_request_id
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin
 from teleportbridge.models import (
     AccessMonitoringRule,
     AccessRequest,
@@ -18,19 +19,6 @@ from teleportbridge.models import (
     Review,
     WatcherState,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """View-only: no add, change or delete, whatever the user's model permissions say."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class ReviewInline(admin.TabularInline):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from teleportbridge.logging import request_context
+from common.request_log import request_context
 from teleportbridge.models import AccessMonitoringRule, AccessRequest, RequestState, Review
 from teleportbridge.models.requests import RESOLVED_STATES
 from teleportbridge.teleport.proto import accessmonitoringrules_pb2 as amr_pb2

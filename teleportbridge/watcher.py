@@ -17,9 +17,9 @@ import grpc
 from django.db import close_old_connections
 from django.utils import timezone
 
+from common.backoff import Backoff
+from common.request_log import request_context
 from teleportbridge import sync
-from teleportbridge.backoff import Backoff
-from teleportbridge.logging import request_context
 from teleportbridge.models import WatcherState
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.dial import Connection

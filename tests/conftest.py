@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from notifications.simulator.server import MattermostSimulator
-from teleportbridge.simulator.certs import make_cluster, write_identity_file
-from teleportbridge.simulator.server import TeleportSimulator
+from simulators.mattermost.server import MattermostSimulator
+from simulators.teleport.certs import make_cluster, write_identity_file
+from simulators.teleport.server import TeleportSimulator
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,9 @@ from django.contrib.auth.models import User
 from notifications.models import DeliveryAttempt, NotificationPlan, Post, Recipient
 from teleportbridge.models import AccessRequest, AuditEvent, Review
 
+# The tests' clock: every time in a dashboard test is T0 plus or minus something, and the
+# code under test gets `now=` explicitly. Nothing may fall back to the wall clock, or a
+# test flips when the calendar moves past T0 (auto_now_add fields are overwritten below).
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 _seq = itertools.count(1)
 
@@ -117,8 +120,17 @@ def make_audit_event(
     )
 
 
-def make_recipient(handle: str = "eng/access-requests", **fields: Any) -> Recipient:
-    return Recipient.objects.create(handle=handle, **fields)
+def make_recipient(
+    handle: str = "eng/access-requests", *, created_at: datetime | None = None, **fields: Any
+) -> Recipient:
+    """A recipient that existed since a day before T0 unless `created_at` says otherwise."""
+    recipient = Recipient.objects.create(handle=handle, **fields)
+    # created_at is auto_now_add (the wall clock): pin it to the tests' clock.
+    Recipient.objects.filter(pk=recipient.pk).update(
+        created_at=created_at or T0 - timedelta(days=1)
+    )
+    recipient.refresh_from_db()
+    return recipient
 
 
 def make_user(username: str = "auditor", *, auditor: bool = True, **fields: Any) -> User:

@@ -8,9 +8,9 @@ import grpc
 import pytest
 
 from dashboard.correlation import AnomalyKind, find_anomalies
-from teleportbridge.audit import poll_audit_once
+from simulators.teleport import API_DOMAIN, TeleportSimulator
+from teleportbridge.audit_poller import poll_audit_once
 from teleportbridge.models import AuditCursor, AuditEvent
-from teleportbridge.simulator import API_DOMAIN, TeleportSimulator
 from teleportbridge.teleport.proto import authservice_pb2_grpc
 
 pytestmark = pytest.mark.django_db

@@ -113,6 +113,12 @@ def test_no_post_and_no_recipient_is_not_a_failure(settings):
     assert kinds("nobody") == [AnomalyKind.NOTIFICATION_FAILED]
 
 
+def test_a_recipient_added_after_the_deadline_did_not_have_to_hear():
+    make_request(id="before", roles=["dev"])
+    make_recipient("sec/all", created_at=T0 + timedelta(days=1))
+    assert kinds("before") == []
+
+
 def test_the_notification_plan_decides_who_had_to_hear():
     planned = make_request(id="planned", roles=["dev"])
     make_plan(planned)  # planned, but no post row was ever created

@@ -18,7 +18,7 @@ from notifications.mattermost import (
     classify,
 )
 from notifications.mattermost.client import path_escape
-from notifications.simulator import MattermostSimulator
+from simulators.mattermost import MattermostSimulator
 from tests.waiting import wait_until
 
 TOKEN = "s3cret-bot-token-xyz"

@@ -10,7 +10,7 @@ import threading
 import pytest
 import requests
 
-from notifications.simulator import MattermostSimulator
+from simulators.mattermost import MattermostSimulator
 from tests.waiting import wait_until
 
 ERROR_KEYS = {"id", "message", "detailed_error", "request_id", "status_code", "is_oauth"}
@@ -182,7 +182,7 @@ def test_stop_interrupts_latency(sim):
 
 def test_demo_entry_point_prints_url_and_token():
     process = subprocess.Popen(
-        [sys.executable, "-m", "notifications.simulator", "--port", "0"],
+        [sys.executable, "-m", "simulators.mattermost", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from simulators.teleport.certs import make_cluster, write_identity_file, write_tls_triple
+from simulators.teleport.proxy import ProxySimulator
+from simulators.teleport.server import TeleportSimulator
 from teleportbridge.config import TeleportConfig
-from teleportbridge.simulator.certs import make_cluster, write_identity_file, write_tls_triple
-from teleportbridge.simulator.proxy import ProxySimulator
-from teleportbridge.simulator.server import TeleportSimulator
 from teleportbridge.teleport.connect import Dialer
 from teleportbridge.teleport.dial import Connection
 from teleportbridge.teleport.identity import CredentialSource

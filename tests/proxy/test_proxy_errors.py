@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
+from simulators.teleport.certs import make_cluster, write_identity_file
 from teleportbridge.config import TeleportConfig
-from teleportbridge.simulator.certs import make_cluster, write_identity_file
 from teleportbridge.teleport.connect import connect
 from teleportbridge.teleport.errors import (
     CredentialsError,

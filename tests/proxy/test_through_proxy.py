@@ -8,8 +8,8 @@ import os
 
 import pytest
 
+from simulators.teleport.certs import write_identity_file
 from teleportbridge.config import TeleportConfig
-from teleportbridge.simulator.certs import write_identity_file
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.connect import connect
 from teleportbridge.teleport.identity import CredentialSource

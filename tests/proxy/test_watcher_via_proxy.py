@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from teleportbridge.backoff import Backoff
+from common.backoff import Backoff
 from teleportbridge.models import AccessRequest, RequestState, WatcherState
 from teleportbridge.teleport.proxy.route import PATH_TLS_ROUTING
 from teleportbridge.watcher import Watcher

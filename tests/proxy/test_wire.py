@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import ssl
 
-from teleportbridge.simulator.proxy import parse_client_hello
+from simulators.teleport.proxy import parse_client_hello
 from teleportbridge.teleport.proxy.route import auth_route
 from teleportbridge.teleport.proxy.websocket import encode_frame, read_frame
 

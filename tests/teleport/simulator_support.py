@@ -12,7 +12,7 @@ import threading
 import grpc
 import pytest
 
-from teleportbridge.simulator import API_DOMAIN, ClientCreds, TeleportSimulator, make_cluster
+from simulators.teleport import API_DOMAIN, ClientCreds, TeleportSimulator, make_cluster
 from teleportbridge.teleport.proto import authservice_pb2, authservice_pb2_grpc, types_pb2
 
 

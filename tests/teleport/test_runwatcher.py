@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from teleportbridge.proctree import descendants, running
+from bridge.proctree import descendants, running
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
@@ -146,7 +146,7 @@ def test_wrong_mattermost_token(tmp_path, teleport, identity_file, mattermost):
 def test_expired_identity(tmp_path, teleport, pki, mattermost):
     import datetime as dt
 
-    from teleportbridge.simulator.certs import write_identity_file
+    from simulators.teleport.certs import write_identity_file
 
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     ident = write_identity_file(

@@ -8,14 +8,14 @@ import grpc
 import pytest
 from cryptography import x509
 
-from teleportbridge.simulator import (
+from simulators.teleport import (
     ClientCreds,
     TeleportSimulator,
     make_cluster,
     write_identity_file,
     write_tls_triple,
 )
-from teleportbridge.simulator.certs import TELEPORT_CLUSTER_OID
+from simulators.teleport.certs import TELEPORT_CLUSTER_OID
 from teleportbridge.teleport.proto import authservice_pb2, authservice_pb2_grpc, types_pb2
 from tests.teleport import simulator_support as support
 from tests.teleport.simulator_support import open_channel

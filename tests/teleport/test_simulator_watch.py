@@ -7,7 +7,7 @@ import queue
 import grpc
 import pytest
 
-from teleportbridge.simulator import NotFound
+from simulators.teleport import NotFound
 from teleportbridge.teleport.proto import authservice_pb2, types_pb2
 from tests.teleport import simulator_support as support
 from tests.teleport.simulator_support import watch

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.backoff import Backoff
 from teleportbridge import sync
-from teleportbridge.backoff import Backoff
 from teleportbridge.models import (
     AccessMonitoringRule,
     AccessRequest,

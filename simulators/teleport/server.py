@@ -10,7 +10,7 @@ Typical use in a test::
         sim.wait_for_streams(1)
 
 The control API (create_request, review, approve, deny, promote, delete, put_rule, …) is
-inherited from :class:`~teleportbridge.simulator.state.ClusterState`; state survives
+inherited from :class:`~simulators.teleport.state.ClusterState`; state survives
 ``stop()``/``start(port=same)`` so tests can simulate an Auth restart.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 
 import grpc
 
-from teleportbridge.simulator.certs import API_DOMAIN, ClientCreds, ClusterPKI, make_cluster
-from teleportbridge.simulator.services import AccessMonitoringRulesServicer, AuthServicer
-from teleportbridge.simulator.state import ClusterState
+from simulators.teleport.certs import API_DOMAIN, ClientCreds, ClusterPKI, make_cluster
+from simulators.teleport.services import AccessMonitoringRulesServicer, AuthServicer
+from simulators.teleport.state import ClusterState
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2_grpc as amr_grpc,
 )

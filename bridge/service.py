@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from bridge.leader import LeaderLock
+from bridge.proctree import kill_tree_and_exit
 from teleportbridge.config import Config
-from teleportbridge.leader import LeaderLock
 from teleportbridge.models import WatcherState
-from teleportbridge.proctree import kill_tree_and_exit
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 from teleportbridge.teleport.identity import CredentialSource
@@ -177,7 +177,7 @@ class Service:
         client = self.watcher.client
         if client is None or not self.watcher.ready.is_set():
             return
-        from teleportbridge.audit import poll_audit_once
+        from teleportbridge.audit_poller import poll_audit_once
 
         # poll_audit_once records its own failures on the cursor (last_error).
         stored = poll_audit_once(client.auth_stub)

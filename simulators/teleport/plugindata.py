@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from teleportbridge.simulator.errors import BadParameter, CompareFailed
+from simulators.teleport.errors import BadParameter, CompareFailed
 from teleportbridge.teleport.proto import authservice_pb2, types_pb2
 
 #: Resource kinds whose plugin data the simulator stores (Teleport also has access_list).

@@ -1,5 +1,5 @@
 """A Mattermost simulator (real HTTP server) for tests and local demos."""
 
-from notifications.simulator.server import MattermostSimulator
+from simulators.mattermost.server import MattermostSimulator
 
 __all__ = ["MattermostSimulator"]

@@ -12,6 +12,9 @@ import contextvars
 import logging
 from collections.abc import Iterator
 
+# The one text line format (Django's LOGGING and the plugin's [log] section both use it).
+TEXT_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s request_id=%(request_id)s"
+
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default="-"
 )

@@ -14,13 +14,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from teleportbridge.simulator.audit import AuditLog, ts
-from teleportbridge.simulator.errors import BadParameter, NotFound
-from teleportbridge.simulator.plugindata import PluginDataStore, check_kind
-from teleportbridge.simulator.rbac import VERBS, Rbac
-from teleportbridge.simulator.roles import RoleStore
-from teleportbridge.simulator.rules import KIND_RULE, RuleStore, build_rule
-from teleportbridge.simulator.watch import WatchHub
+from simulators.teleport.audit import AuditLog, ts
+from simulators.teleport.errors import BadParameter, NotFound
+from simulators.teleport.plugindata import PluginDataStore, check_kind
+from simulators.teleport.rbac import VERBS, Rbac
+from simulators.teleport.roles import RoleStore
+from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
+from simulators.teleport.watch import WatchHub
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2 as amr_pb2,
 )

@@ -28,8 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-from teleportbridge.simulator.certs import API_DOMAIN, ClusterPKI
-from teleportbridge.simulator.public_tls import public_pki, public_server_context
+from simulators.teleport.certs import API_DOMAIN, ClusterPKI
+from simulators.teleport.public_tls import public_pki, public_server_context
 
 __all__ = ["ProxySimulator", "parse_client_hello"]
 

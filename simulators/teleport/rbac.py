@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from teleportbridge.simulator.errors import AccessDenied
+from simulators.teleport.errors import AccessDenied
 
 VERBS = frozenset({"list", "read", "create", "update", "delete"})
 

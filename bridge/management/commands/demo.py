@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from teleportbridge.demo import Demo, demo_password
+from bridge.demo import Demo, demo_password
 
 
 class Command(BaseCommand):

@@ -14,9 +14,9 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from notifications.simulator.faults import Faults, rule
-from notifications.simulator.handlers import RequestHandler
-from notifications.simulator.state import SimState
+from simulators.mattermost.faults import Faults, rule
+from simulators.mattermost.handlers import RequestHandler
+from simulators.mattermost.state import SimState
 
 
 class _Server(ThreadingHTTPServer):

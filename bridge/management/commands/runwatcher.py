@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from bridge.logsetup import configure_logging
+from bridge.service import Options, Service, StartupError
 from teleportbridge.config import ConfigError, load_config, parse_fail_fast
-from teleportbridge.logsetup import configure_logging
-from teleportbridge.service import Options, Service, StartupError
 from teleportbridge.teleport.errors import TeleportError
 
 

@@ -4,7 +4,7 @@ import platform
 
 from django.core.management.base import BaseCommand
 
-from teleportbridge.version_info import VERSION
+from bridge.version_info import VERSION
 
 
 class Command(BaseCommand):

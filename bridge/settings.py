@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from common.request_log import TEXT_LOG_FORMAT
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "bridge",
     "teleportbridge",
     "notifications",
     "dashboard",
@@ -69,8 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "teleportbridge.urls"
-WSGI_APPLICATION = "teleportbridge.wsgi.application"
+ROOT_URLCONF = "bridge.urls"
+WSGI_APPLICATION = "bridge.wsgi.application"
 
 TEMPLATES = [
     {
@@ -196,10 +199,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "teleportbridge.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "common.request_log.RequestIdFilter"}},
     "formatters": {
         "line": {
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s",
+            "format": TEXT_LOG_FORMAT,
         }
     },
     "handlers": {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from teleportbridge.simulator.errors import BadParameter
+from simulators.teleport.errors import BadParameter
 from teleportbridge.teleport.proto import events_pb2
 
 #: Teleport's audit codes for access-request events.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from teleportbridge.simulator.errors import NotFound
+from simulators.teleport.errors import NotFound
 from teleportbridge.teleport.proto import types_pb2
 
 

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from notifications.simulator import posts
-from notifications.simulator.state import ApiError, SimState, new_id
+from simulators.mattermost import posts
+from simulators.mattermost.state import ApiError, SimState, new_id
 
 if TYPE_CHECKING:
-    from notifications.simulator.server import MattermostSimulator
+    from simulators.mattermost.server import MattermostSimulator
 
 # (status, JSON body, extra headers)
 Result = tuple[int, Any, dict[str, str]]

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from teleportbridge.simulator.errors import BadParameter, SimulatorError
-from teleportbridge.simulator.rules import KIND_RULE, filter_rules
-from teleportbridge.simulator.state import KIND_REQUEST, WATCHABLE_KINDS
-from teleportbridge.simulator.watch import Signal
+from simulators.teleport.errors import BadParameter, SimulatorError
+from simulators.teleport.rules import KIND_RULE, filter_rules
+from simulators.teleport.state import KIND_REQUEST, WATCHABLE_KINDS
+from simulators.teleport.watch import Signal
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2 as amr_pb2,
 )
@@ -30,7 +30,7 @@ from teleportbridge.teleport.proto import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from teleportbridge.simulator.server import TeleportSimulator
+    from simulators.teleport.server import TeleportSimulator
 
 #: Teleport's default and maximum page sizes for ListAccessRequests.
 LIST_CHUNK = 200

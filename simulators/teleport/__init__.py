@@ -6,7 +6,7 @@
   service with that PKI, and exposes a control API (create_request, review, approve, …)
   plus fault switches (drop_streams, RBAC deny, UNIMPLEMENTED fallbacks, paused INIT).
 
-Run ``python -m teleportbridge.simulator --dir DIR`` for a standalone instance.
+Run ``python -m simulators.teleport --dir DIR`` for a standalone instance.
 
 Cheat sheet (tests)::
 
@@ -24,7 +24,7 @@ Cheat sheet (tests)::
         sim.plugin_data(rid); sim.audit.records; sim.calls_to("UpdatePluginData")
 """
 
-from teleportbridge.simulator.certs import (
+from simulators.teleport.certs import (
     API_DOMAIN,
     ClientCreds,
     ClusterPKI,
@@ -32,14 +32,14 @@ from teleportbridge.simulator.certs import (
     write_identity_file,
     write_tls_triple,
 )
-from teleportbridge.simulator.errors import (
+from simulators.teleport.errors import (
     AccessDenied,
     BadParameter,
     CompareFailed,
     NotFound,
     SimulatorError,
 )
-from teleportbridge.simulator.server import CallRecord, TeleportSimulator
+from simulators.teleport.server import CallRecord, TeleportSimulator
 
 __all__ = [
     "API_DOMAIN",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from notifications.simulator.state import (
+from simulators.mattermost.state import (
     _IN_FLIGHT,
     DEDUP_TTL_SECONDS,
     ApiError,

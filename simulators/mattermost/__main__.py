@@ -1,11 +1,11 @@
-"""``python -m notifications.simulator --port 8065``: a demo Mattermost for local runs."""
+"""``python -m simulators.mattermost --port 8065``: a demo Mattermost for local runs."""
 
 from __future__ import annotations
 
 import argparse
 import threading
 
-from notifications.simulator.server import MattermostSimulator
+from simulators.mattermost.server import MattermostSimulator
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Run a standalone Teleport simulator: ``python -m teleportbridge.simulator --dir DIR``.
+"""Run a standalone Teleport simulator: ``python -m simulators.teleport --dir DIR``.
 
 Writes ``DIR/identity`` (tctl ``--format=file`` layout) and ``DIR/auth.{key,crt,cas}`` for the
 ``access-plugin`` user, prints the address, and serves until Ctrl-C. Handy for trying the
@@ -14,17 +14,17 @@ import sys
 import threading
 from pathlib import Path
 
-from teleportbridge.simulator.certs import (
+from simulators.teleport.certs import (
     API_DOMAIN,
     make_cluster,
     write_identity_file,
     write_tls_triple,
 )
-from teleportbridge.simulator.server import TeleportSimulator
+from simulators.teleport.server import TeleportSimulator
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m teleportbridge.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulators.teleport", description=__doc__)
     parser.add_argument("--dir", required=True, type=Path, help="where to write credentials")
     parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address")

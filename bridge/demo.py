@@ -19,9 +19,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from notifications.simulator.server import MattermostSimulator
-from teleportbridge.simulator.certs import make_cluster, write_identity_file
-from teleportbridge.simulator.server import TeleportSimulator
+from simulators.mattermost.server import MattermostSimulator
+from simulators.teleport.certs import make_cluster, write_identity_file
+from simulators.teleport.server import TeleportSimulator
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -48,7 +48,7 @@ class Demo:
         self.addr = self.teleport.address
         self.env_extra: dict[str, str] = {}
         if self.via_proxy:
-            from teleportbridge.simulator.proxy import ProxySimulator
+            from simulators.teleport.proxy import ProxySimulator
 
             self.proxy = ProxySimulator(self.teleport.address, pki).start()
             ca = self.proxy.write_public_ca(self.data / "proxy-public-ca.pem")

@@ -1,6 +1,6 @@
 """Logging as the plugin's [log] section says: where, how much, text or JSON.
 
-One line per event, always with the request ID (see teleportbridge.logging).
+One line per event, always with the request ID (see common.request_log).
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ import json
 import logging
 import sys
 
+from common.request_log import TEXT_LOG_FORMAT, RequestIdFilter
 from teleportbridge.config import LogConfig
-from teleportbridge.logging import RequestIdFilter
-
-TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s request_id=%(request_id)s"
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,7 +49,7 @@ def configure_logging(cfg: LogConfig, *, debug: bool = False) -> None:
         raise ConfigError(f"log.output {cfg.output}: {exc.strerror or exc}") from None
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(
-        JsonFormatter() if cfg.format == "json" else logging.Formatter(TEXT_FORMAT)
+        JsonFormatter() if cfg.format == "json" else logging.Formatter(TEXT_LOG_FORMAT)
     )
     root = logging.getLogger()
     for old in list(root.handlers):
