@@ -48,7 +48,7 @@ class Options:
 
 def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
     """Direct mTLS or through the Proxy, whichever the address turns out to be."""
-    from teleportbridge.teleport.connect import Dialer
+    from teleportbridge.teleport.dialer import Dialer
 
     return Dialer(cfg.teleport, creds).connect
 

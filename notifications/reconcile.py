@@ -17,7 +17,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from common.request_log import request_context
-from notifications import delivery, interop, plugindata, runtime
+from notifications import delivery, plugindata_codec, plugindata_sync, runtime
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, wanted_recipients
@@ -108,7 +108,7 @@ def _create_plan(
         return NotificationPlan.objects.get(pk=request.pk)
 
 
-def _adopt(request: AccessRequest, pd: plugindata.PluginData) -> NotificationPlan:
+def _adopt(request: AccessRequest, pd: plugindata_codec.PluginData) -> NotificationPlan:
     """Take over posts the Go plugin made: record them as sent, post nothing again."""
     posted_status = pd.resolution or "PENDING"
     text = root_text(request, posted_status)
@@ -155,7 +155,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
     plan = NotificationPlan.objects.filter(pk=request.pk).first()
     if plan is not None:
         return plan
-    pd = interop.read(request.pk)
+    pd = plugindata_sync.read(request.pk)
     if pd is not None and pd.messages:
         return _adopt(request, pd)
     if request.state != RequestState.PENDING:
@@ -171,7 +171,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
             channels[r.channel_id] = r.handle
     if not channels:
         return _skip(request, "none of the recipients could be resolved", records)
-    logins = interop.logins_by_role(request)  # network: before the transaction
+    logins = plugindata_sync.logins_by_role(request)  # network: before the transaction
     text = root_text(request)
 
     def create_roots() -> None:
@@ -247,7 +247,7 @@ def reconcile_request(request_id: str) -> str:
                 throttled = True  # rate limited: the rest would only be refused too
         if throttled:
             _defer_rest(request)
-        interop.write(request, plan)
+        plugindata_sync.write(request, plan)
         summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
         log.debug("Reconciled: %s", summary)
         return summary

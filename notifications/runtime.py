@@ -106,7 +106,7 @@ def teleport() -> TeleportClient | None:
         client = _cached.get("teleport")
     if client is not None:
         return client
-    from teleportbridge.teleport.connect import Dialer
+    from teleportbridge.teleport.dialer import Dialer
     from teleportbridge.teleport.identity import CredentialSource
 
     cfg = get_config()

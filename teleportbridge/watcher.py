@@ -22,7 +22,7 @@ from common.request_log import request_context
 from teleportbridge import sync
 from teleportbridge.models import WatcherState
 from teleportbridge.teleport.client import TeleportClient
-from teleportbridge.teleport.dial import Connection
+from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.errors import (
     TeleportError,
     TeleportUnavailable,

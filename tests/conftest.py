@@ -12,6 +12,14 @@ import pytest
 from simulators.mattermost.server import MattermostSimulator
 from simulators.teleport.certs import make_cluster, write_identity_file
 from simulators.teleport.server import TeleportSimulator
+from tests.web import PLAIN_HTTP
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """Admin and dashboard pages over the test client's plain HTTP (see tests/web.py)."""
+    for key, value in PLAIN_HTTP.items():
+        setattr(settings, key, value)
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +97,7 @@ def plugin_config(tmp_path, teleport, identity_file, mattermost, monkeypatch):
 
     Call it again (it is a function) to rewrite recipients for one test.
     """
-    from notifications import interop, runtime
+    from notifications import plugindata_sync, runtime
 
     path = tmp_path / "teleport-mattermost.toml"
 
@@ -103,11 +111,11 @@ def plugin_config(tmp_path, teleport, identity_file, mattermost, monkeypatch):
             **kwargs,
         )
         runtime.reset()
-        interop.forget_all()
+        plugindata_sync.forget_all()
         return path
 
     configure()
     monkeypatch.setenv("TELEPORT_MATTERMOST_CONFIG", str(path))
     yield configure
     runtime.reset()
-    interop.forget_all()
+    plugindata_sync.forget_all()

@@ -14,6 +14,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from simulators.base import SimulatorServer
 from simulators.mattermost.faults import Faults, rule
 from simulators.mattermost.handlers import RequestHandler
 from simulators.mattermost.state import SimState
@@ -54,7 +55,7 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class MattermostSimulator:
+class MattermostSimulator(SimulatorServer):
     """A Mattermost server in a thread. State survives ``stop()``/``start()``."""
 
     def __init__(
@@ -65,11 +66,9 @@ class MattermostSimulator:
         bot_token: str = "sim-bot-token",  # noqa: S107 - a test fixture, not a secret
         max_post_runes: int = 16383,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.state = SimState(bot_token=bot_token, max_post_runes=max_post_runes)
         self.faults = Faults()
-        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()  # interrupts latency/pause waits on stop()
         # Guards request_log and the in-flight counter.
@@ -82,43 +81,32 @@ class MattermostSimulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> MattermostSimulator:
-        if self._server is not None:
-            return self
+    def _open(self, port: int) -> tuple[_Server, int]:
         self._stopping.clear()
         handler = type("Handler", (RequestHandler,), {"sim": self})
-        self._server = _Server((self.host, self.port), handler)
-        self.port = self._server.server_address[1]  # keep it: restarts reuse the port
+        server = _Server((self.host, port), handler)
+        bound = server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
+            target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"mattermost-sim:{self.port}",
+            name=f"mattermost-sim:{bound}",
             daemon=True,
         )
         self._thread.start()
-        return self
+        return server, bound
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
+    def _close(self, server: _Server) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.cut_connections()
-        self._server.server_close()
+        server.shutdown()
+        server.cut_connections()
+        server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._server = None
         self._thread = None
-
-    def __enter__(self) -> MattermostSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.address}"
 
     @property
     def bot_token(self) -> str:

@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from simulators.base import SimulatorServer
 from simulators.teleport.certs import API_DOMAIN, ClusterPKI
 from simulators.teleport.public_tls import public_pki, public_server_context
 
@@ -119,7 +120,7 @@ class _Handler(socketserver.BaseRequestHandler):
         self.server.proxy._handle(self.request)
 
 
-class ProxySimulator:
+class ProxySimulator(SimulatorServer):
     """The Proxy; ``address`` is what a Teleport Cloud user would put in ``[teleport] addr``.
 
     Switches (plain attributes, may be flipped while running, apply to new connections):
@@ -138,21 +139,19 @@ class ProxySimulator:
         server_version: str = "17.4.2",
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         self.auth_addr = auth_addr
         self.cluster_name = pki.cluster_name
         self.tls_routing = tls_routing
         self.l7_mode = l7_mode
         self.server_version = server_version
-        self.host = host
         self.public_ca_pem, cert_pem, key_pem = public_pki()
         self._public_chain = cert_pem + key_pem
         self._ctx = public_server_context(self._public_chain)
         self._ctx.set_alpn_protocols(["http/1.1"])  # never h2 and never a route: we're HTTP
-        self._port = 0
-        # Guards _server, _live and routed: connection threads add sockets and count routes
-        # while stop() (test thread) shuts them all down.
+        # Guards _live and routed: connection threads add sockets and count routes while
+        # stop() (test thread) shuts them all down.
         self._lock = threading.Lock()
-        self._server: _Server | None = None
         self._live: set[socket.socket] = set()
         self.routed = 0  # connections forwarded to Auth (tests assert the path was used)
 
@@ -168,46 +167,23 @@ class ProxySimulator:
         return target
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self, port: int = 0) -> ProxySimulator:
-        """Listen on ``host:port`` (0 = any); ``restart()`` reuses the port."""
+    def _open(self, port: int) -> tuple[_Server, int]:
         server = _Server((self.host, port), _Handler)
         server.proxy = self
-        with self._lock:
-            self._server, self._port = server, server.server_address[1]
         threading.Thread(
             target=server.serve_forever, args=(0.05,), name="sim-proxy", daemon=True
         ).start()
-        return self
+        return server, server.server_address[1]
 
-    def stop(self) -> None:
+    def _close(self, server: _Server) -> None:
         """Stop listening and cut every open connection (clients see their streams fail)."""
         with self._lock:
-            server, self._server = self._server, None
             live, self._live = list(self._live), set()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        server.shutdown()
+        server.server_close()
         for sock in live:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start(self._port)
-
-    def __enter__(self) -> ProxySimulator:
-        return self if self._server else self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self._port}"
 
     def _track(self, sock: socket.socket, mine: list[socket.socket]) -> None:
         mine.append(sock)

@@ -26,6 +26,7 @@ from typing import Any
 
 import grpc
 
+from simulators.base import SimulatorServer
 from simulators.teleport.certs import API_DOMAIN, ClientCreds, ClusterPKI, make_cluster
 from simulators.teleport.services import AccessMonitoringRulesServicer, AuthServicer
 from simulators.teleport.state import ClusterState
@@ -108,7 +109,7 @@ class _Interceptor(grpc.ServerInterceptor):
         return handler
 
 
-class TeleportSimulator(ClusterState):
+class TeleportSimulator(SimulatorServer, ClusterState):
     """Teleport Auth Service stand-in; see the module docstring.
 
     Switches (plain attributes, may be flipped while running):
@@ -142,91 +143,51 @@ class TeleportSimulator(ClusterState):
         check_client_version: bool = True,
     ) -> None:
         self.pki = pki or make_cluster()
-        super().__init__(self.pki.cluster_name)
+        ClusterState.__init__(self, self.pki.cluster_name)
+        SimulatorServer.__init__(self, host)
         self.server_version = server_version
         self.proxy_public_addr = proxy_public_addr
         self.advanced_workflows = advanced_workflows
-        self.host = host
         self.list_access_requests_unimplemented = list_access_requests_unimplemented
         self.amr_filter_unimplemented = amr_filter_unimplemented
         self.amr_service_unimplemented = amr_service_unimplemented
         self.init_without_status = init_without_status
         self.check_client_version = check_client_version
         self.pause_init = pause_init
-        # Guards _server/_port/_calls/_watches against concurrent start/stop and handler
-        # threads recording calls.
+        # Guards _calls/_watches against handler threads recording calls.
         self._server_lock = threading.Lock()
-        self._server: grpc.Server | None = None
-        self._port = 0
         self._calls: deque[CallRecord] = deque(maxlen=10000)
         self._watches: list[authservice_pb2.Watch] = []
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> TeleportSimulator:
-        """Start serving on ``host:port`` (0 = pick a free port); returns self.
+    def _open(self, port: int) -> tuple[grpc.Server, int]:
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="sim"),
+            interceptors=[_Interceptor(self)],
+            options=[
+                # Teleport allows client keepalive pings every 60 s even without streams;
+                # tests use shorter intervals, so be lenient instead of sending GOAWAY.
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+                ("grpc.http2.max_ping_strikes", 0),
+            ],
+        )
+        authservice_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(self), server)
+        amr_grpc.add_AccessMonitoringRulesServiceServicer_to_server(
+            AccessMonitoringRulesServicer(self), server
+        )
+        bound = server.add_secure_port(f"{self.host}:{port}", self.pki.server_credentials())
+        if bound == 0:
+            raise RuntimeError(f"could not bind {self.host}:{port}")
+        server.start()
+        return server, bound
 
-        Restarting after :meth:`stop` with ``port=sim.port`` keeps all state, which is how
-        tests simulate an Auth restart.
-        """
-        with self._server_lock:
-            if self._server is not None:
-                raise RuntimeError("simulator already running")
-            server = grpc.server(
-                futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="sim"),
-                interceptors=[_Interceptor(self)],
-                options=[
-                    # Teleport allows client keepalive pings every 60 s even without streams;
-                    # tests use shorter intervals, so be lenient instead of sending GOAWAY.
-                    ("grpc.keepalive_permit_without_calls", 1),
-                    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
-                    ("grpc.http2.max_ping_strikes", 0),
-                ],
-            )
-            authservice_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(self), server)
-            amr_grpc.add_AccessMonitoringRulesServiceServicer_to_server(
-                AccessMonitoringRulesServicer(self), server
-            )
-            bound = server.add_secure_port(f"{self.host}:{port}", self.pki.server_credentials())
-            if bound == 0:
-                raise RuntimeError(f"could not bind {self.host}:{port}")
-            server.start()
-            self._server, self._port = server, bound
-        return self
-
-    def stop(self, grace: float | None = 0) -> None:
-        """Stop serving; open streams end (clients see UNAVAILABLE/CANCELLED). State is kept."""
-        with self._server_lock:
-            server, self._server = self._server, None
-        if server is None:
-            return
+    def _close(self, server: grpc.Server) -> None:
         # Stop first so open streams end with an error status (as when Auth goes away), then
-        # release any handler still parked on its queue.
-        server.stop(grace).wait()
+        # release any handler still parked on its queue. State is kept for a restart.
+        server.stop(0).wait()
         self.hub.close_all()
-
-    @property
-    def running(self) -> bool:
-        with self._server_lock:
-            return self._server is not None
-
-    def __enter__(self) -> TeleportSimulator:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (kept after stop so ``start(port=sim.port)`` reuses it)."""
-        return self._port
-
-    @property
-    def address(self) -> str:
-        """``host:port`` to dial; the TLS server name must be ``teleport.cluster.local``."""
-        return f"{self.host}:{self._port}"
 
     def channel(
         self, creds: ClientCreds | None = None, options: Sequence[tuple[str, Any]] = ()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from teleportbridge.teleport.dial import Connection
+from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.errors import (
     PermissionDenied,
     TeleportError,

@@ -1,25 +1,11 @@
-"""Fixtures for dashboard, admin and audit-poller tests."""
+"""Fixtures for the dashboard tests: a live server for the browser."""
 
 from __future__ import annotations
 
 import pytest
 from django.test.utils import override_settings
 
-# The settings module defaults to production-safe values (HTTPS redirect, Secure
-# cookies) when DEBUG is off, which is how the suite runs; the test client and the live
-# server speak plain HTTP.
-PLAIN_HTTP = {
-    "SECURE_SSL_REDIRECT": False,
-    "SESSION_COOKIE_SECURE": False,
-    "CSRF_COOKIE_SECURE": False,
-    "SECURE_HSTS_SECONDS": 0,
-}
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    for key, value in PLAIN_HTTP.items():
-        setattr(settings, key, value)
+from tests.web import PLAIN_HTTP
 
 
 @pytest.fixture(scope="module")

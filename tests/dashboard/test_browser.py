@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Post
-from tests.dashboard.factories import (
+from tests.factories import (
     make_attempt,
     make_audit_event,
     make_post,

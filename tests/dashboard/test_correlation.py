@@ -16,7 +16,7 @@ from dashboard.correlation import (
 from dashboard.facts import annotate_in_bulk, annotated_requests, facts_for, window_requests
 from notifications.models import Post
 from teleportbridge.models import AccessRequest, AuditEvent
-from tests.dashboard.factories import (
+from tests.factories import (
     T0,
     make_audit_event,
     make_plan,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from notifications.models import NotificationPlan, Post
 from teleportbridge.models import AuditCursor, WatcherState
-from tests.dashboard.factories import (
+from tests.factories import (
     make_attempt,
     make_audit_event,
     make_post,

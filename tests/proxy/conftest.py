@@ -8,44 +8,36 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.teleport.certs import make_cluster, write_identity_file, write_tls_triple
+from simulators.teleport.certs import write_identity_file, write_tls_triple
 from simulators.teleport.proxy import ProxySimulator
-from simulators.teleport.server import TeleportSimulator
 from teleportbridge.config import TeleportConfig
-from teleportbridge.teleport.connect import Dialer
-from teleportbridge.teleport.dial import Connection
+from teleportbridge.teleport.connection import Connection
+from teleportbridge.teleport.dialer import Dialer
 from teleportbridge.teleport.identity import CredentialSource
 
 
-@pytest.fixture(scope="module")
-def pki():
-    return make_cluster("sim.example.com")
-
-
 @pytest.fixture
-def sim(pki):
-    with TeleportSimulator(pki) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def proxy(sim, tmp_path, monkeypatch):
-    with ProxySimulator(sim.address, sim.pki, server_version=sim.server_version) as p:
+def proxy(teleport, tmp_path, monkeypatch):
+    with ProxySimulator(
+        teleport.address, teleport.pki, server_version=teleport.server_version
+    ) as p:
         ca = p.write_public_ca(tmp_path / "public-ca.pem")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
         yield p
 
 
 @pytest.fixture
-def identity_cfg(sim, proxy, tmp_path) -> TeleportConfig:
+def identity_cfg(teleport, proxy, tmp_path) -> TeleportConfig:
     """[teleport] with addr = the Proxy and an identity file, as for Teleport Cloud."""
-    path = write_identity_file(tmp_path / "identity", sim.pki.issue_client(), sim.cluster_name)
+    path = write_identity_file(
+        tmp_path / "identity", teleport.pki.issue_client(), teleport.cluster_name
+    )
     return TeleportConfig(addr=proxy.address, identity=str(path))
 
 
 @pytest.fixture
-def triple_cfg(sim, proxy, tmp_path) -> TeleportConfig:
-    key, crt, cas = write_tls_triple(tmp_path / "tls", sim.pki.issue_client())
+def triple_cfg(teleport, proxy, tmp_path) -> TeleportConfig:
+    key, crt, cas = write_tls_triple(tmp_path / "tls", teleport.pki.issue_client())
     return TeleportConfig(
         addr=proxy.address, client_key=str(key), client_crt=str(crt), root_cas=str(cas)
     )

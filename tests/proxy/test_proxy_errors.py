@@ -9,7 +9,7 @@ import pytest
 
 from simulators.teleport.certs import make_cluster, write_identity_file
 from teleportbridge.config import TeleportConfig
-from teleportbridge.teleport.connect import connect
+from teleportbridge.teleport.dialer import connect
 from teleportbridge.teleport.errors import (
     CredentialsError,
     HandshakeError,
@@ -98,12 +98,12 @@ def test_an_unreachable_find_is_added_to_the_direct_error(identity_cfg):
     assert f" and https://{addr}/webapi/find is unreachable (" in text
 
 
-def test_an_expired_identity_is_not_masked_by_the_proxy_path(sim, proxy, tmp_path):
+def test_an_expired_identity_is_not_masked_by_the_proxy_path(teleport, proxy, tmp_path):
     now = dt.datetime.now(dt.UTC)
-    creds = sim.pki.issue_client(
+    creds = teleport.pki.issue_client(
         not_before=now - dt.timedelta(hours=2), not_after=now - dt.timedelta(hours=1)
     )
-    path = write_identity_file(tmp_path / "id", creds, sim.cluster_name)
+    path = write_identity_file(tmp_path / "id", creds, teleport.cluster_name)
     with pytest.raises(CredentialsError) as err:
         _connect(TeleportConfig(addr=proxy.address, identity=str(path)))
     assert str(err.value) == EXPIRED_MESSAGE

@@ -16,7 +16,7 @@ from tests.waiting import wait_until
 
 @pytest.mark.parametrize("l7", [False, True])
 def test_a_proxy_restart_mid_stream_reconnects_with_nothing_lost(
-    sim, proxy, identity_cfg, opened, l7
+    teleport, proxy, identity_cfg, opened, l7
 ):
     proxy.l7_mode = l7
     dialer = make_dialer(identity_cfg)
@@ -26,13 +26,13 @@ def test_a_proxy_restart_mid_stream_reconnects_with_nothing_lost(
     assert path == (PATH_UPGRADE if l7 else PATH_TLS_ROUTING)
     stream = TeleportClient(conn).watch()
     assert next(stream).Type == pb.INIT
-    before = sim.create_request(user="alice")
+    before = teleport.create_request(user="alice")
     assert next(stream).AccessRequest.Metadata.Name == before
 
     proxy.stop()
     with pytest.raises(grpc.RpcError):
         next(stream)  # the stream fails instead of hanging
-    missed = sim.create_request(user="bob")  # created while the Proxy is down
+    missed = teleport.create_request(user="bob")  # created while the Proxy is down
     with pytest.raises(TeleportUnavailable):
         dialer.connect()  # the caller backs off and tries again
 
@@ -46,27 +46,27 @@ def test_a_proxy_restart_mid_stream_reconnects_with_nothing_lost(
         assert next(stream2).Type == pb.INIT
         names = {r.Metadata.Name for r in client.list_access_requests()}
         assert {before, missed} <= names  # the resync after reconnect sees the missed one
-        latest = sim.create_request(user="carol")
+        latest = teleport.create_request(user="carol")
         assert next(stream2).AccessRequest.Metadata.Name == latest
     finally:
         stream2.cancel()
 
 
 def test_an_auth_restart_behind_the_proxy_is_survived_by_the_same_connection(
-    sim, proxy, identity_cfg, opened
+    teleport, proxy, identity_cfg, opened
 ):
     """grpcio redials through the bridge by itself; each redial is a new routed session."""
     dialer = make_dialer(identity_cfg)
     conn, _ = dialer.connect()
     opened.append(conn)
     client = TeleportClient(conn)
-    sim.stop()
+    teleport.stop()
     with pytest.raises(TeleportUnavailable):
         client.ping(timeout=2)
     with pytest.raises(TeleportUnavailable) as err:  # the remembered path: retry, not fatal
         dialer.connect()
     assert "closed the TLS routing connection" in str(err.value)
-    sim.start(sim.port)
+    teleport.start(teleport.port)
     routed = proxy.routed
 
     def pings() -> bool:

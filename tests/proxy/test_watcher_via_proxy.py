@@ -20,22 +20,22 @@ def stored(request_id: str) -> AccessRequest | None:
     return AccessRequest.objects.filter(pk=request_id).first()
 
 
-def test_the_watcher_resyncs_through_the_proxy_after_a_restart(sim, proxy, identity_cfg):
-    pending = sim.create_request(user="a")
-    to_approve = sim.create_request(user="b")
+def test_the_watcher_resyncs_through_the_proxy_after_a_restart(teleport, proxy, identity_cfg):
+    pending = teleport.create_request(user="a")
+    to_approve = teleport.create_request(user="b")
     watcher = Watcher(make_dialer(identity_cfg).connect, backoff=Backoff(base=0.05, cap=0.2))
     wt = WatcherThread(watcher).start()
     try:
         wait_until(watcher.ready.is_set, message="INIT + resync through the Proxy")
         assert stored(pending) is not None
         assert WatcherState.get().connection_path == PATH_TLS_ROUTING
-        live = sim.create_request(user="c")
+        live = teleport.create_request(user="c")
         wait_until(lambda: stored(live) is not None, message="PUT through the Proxy")
 
         proxy.stop()
         wait_until(lambda: not watcher.ready.is_set(), message="disconnect noticed")
-        missed = sim.create_request(user="d")  # no event can reach us now
-        sim.approve(to_approve, reason="fine")
+        missed = teleport.create_request(user="d")  # no event can reach us now
+        teleport.approve(to_approve, reason="fine")
         proxy.start(proxy.port)
         wait_until(lambda: stored(missed) is not None, timeout=20, message="resync")
         wait_until(lambda: stored(to_approve).state == RequestState.APPROVED)

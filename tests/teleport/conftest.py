@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from teleportbridge.teleport.client import TeleportClient
-from teleportbridge.teleport.dial import connect_direct
+from teleportbridge.teleport.connection import connect_direct
 from teleportbridge.teleport.identity import load_identity_file
 from teleportbridge.watcher import Watcher
 

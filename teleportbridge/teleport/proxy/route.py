@@ -14,7 +14,7 @@ import ssl
 import tempfile
 import threading
 
-from teleportbridge.teleport.dial import API_SERVER_NAME, Connection, unix_channel
+from teleportbridge.teleport.connection import API_SERVER_NAME, Connection, unix_channel
 from teleportbridge.teleport.errors import HandshakeError, TeleportError, TeleportUnavailable
 from teleportbridge.teleport.identity import Credentials, CredentialSource
 from teleportbridge.teleport.proxy.alpn_bridge import AlpnBridge

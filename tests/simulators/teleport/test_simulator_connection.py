@@ -17,45 +17,43 @@ from simulators.teleport import (
 )
 from simulators.teleport.certs import TELEPORT_CLUSTER_OID
 from teleportbridge.teleport.proto import authservice_pb2, authservice_pb2_grpc, types_pb2
-from tests.teleport import simulator_support as support
-from tests.teleport.simulator_support import open_channel
+from tests.simulators.teleport.grpc_helpers import open_channel
 
 UTC = dt.UTC
 
 # The shared fixtures, bound here so pytest finds them (``pki`` must be this module's cluster,
 # not the session-wide one from tests/conftest.py).
-pki, sim, channel, auth = support.pki, support.sim, support.channel, support.auth
 
 
-def test_ping_reports_cluster_and_version_header(sim, auth):
+def test_ping_reports_cluster_and_version_header(teleport, auth):
     response, call = auth.Ping.with_call(authservice_pb2.PingRequest())
     assert response.ClusterName == "sim.example.com"
     assert response.ServerVersion == "17.4.2"
     assert response.ProxyPublicAddr == "teleport.example.com:443"
     assert response.ServerFeatures.AdvancedAccessWorkflows
     assert ("version", "17.4.2") in call.initial_metadata()
-    assert sim.calls_to("Ping")[-1].peer_user == "access-plugin"
+    assert teleport.calls_to("Ping")[-1].peer_user == "access-plugin"
 
 
-def test_client_cert_from_another_ca_is_rejected(sim):
+def test_client_cert_from_another_ca_is_rejected(teleport):
     stranger = make_cluster("sim.example.com").issue_client()
     # Trust the right server CA but present a certificate from an unrelated CA.
     creds = ClientCreds(
-        key_pem=stranger.key_pem, cert_pem=stranger.cert_pem, ca_pem=sim.pki.ca_cert_pem
+        key_pem=stranger.key_pem, cert_pem=stranger.cert_pem, ca_pem=teleport.pki.ca_cert_pem
     )
-    with open_channel(sim, creds) as ch:
+    with open_channel(teleport, creds) as ch:
         stub = authservice_pb2_grpc.AuthServiceStub(ch)
         with pytest.raises(grpc.RpcError) as exc:
             stub.Ping(authservice_pb2.PingRequest(), timeout=5)
     assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def test_expired_client_cert_is_rejected(sim):
+def test_expired_client_cert_is_rejected(teleport):
     now = dt.datetime.now(UTC)
-    expired = sim.pki.issue_client(
+    expired = teleport.pki.issue_client(
         not_before=now - dt.timedelta(hours=2), not_after=now - dt.timedelta(hours=1)
     )
-    with open_channel(sim, expired) as ch, pytest.raises(grpc.RpcError) as exc:
+    with open_channel(teleport, expired) as ch, pytest.raises(grpc.RpcError) as exc:
         authservice_pb2_grpc.AuthServiceStub(ch).Ping(authservice_pb2.PingRequest(), timeout=5)
     assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
 
@@ -110,16 +108,16 @@ def test_constructor_switches_and_channel_helper(pki):
     with (
         TeleportSimulator(
             pki, list_access_requests_unimplemented=True, server_version="16.1.0"
-        ) as sim,
-        sim.channel() as ch,
+        ) as teleport,
+        teleport.channel() as ch,
     ):
         stub = authservice_pb2_grpc.AuthServiceStub(ch)
         assert stub.Ping(authservice_pb2.PingRequest()).ServerVersion == "16.1.0"
         with pytest.raises(grpc.RpcError) as exc:
             stub.ListAccessRequests(authservice_pb2.ListAccessRequestsRequest())
         assert exc.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        rid = sim.create_request()
-        sim.set_plugin_data(rid, {"user": "alice"})
+        rid = teleport.create_request()
+        teleport.set_plugin_data(rid, {"user": "alice"})
         seq = stub.GetPluginData(
             types_pb2.PluginDataFilter(Kind="access_request", Resource=rid, Plugin="mattermost")
         )

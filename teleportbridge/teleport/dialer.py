@@ -13,7 +13,7 @@ import threading
 
 from teleportbridge.config import TeleportConfig
 from teleportbridge.teleport.client import TeleportClient
-from teleportbridge.teleport.dial import Connection, connect_direct
+from teleportbridge.teleport.connection import Connection, connect_direct
 from teleportbridge.teleport.errors import (
     CredentialsError,
     HandshakeError,

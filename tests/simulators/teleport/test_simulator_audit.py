@@ -9,13 +9,11 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from teleportbridge.teleport.proto import authservice_pb2
-from tests.teleport import simulator_support as support
 
 UTC = dt.UTC
 
 # The shared fixtures, bound here so pytest finds them (``pki`` must be this module's cluster,
 # not the session-wide one from tests/conftest.py).
-pki, sim, channel, auth = support.pki, support.sim, support.channel, support.auth
 
 
 def _ts(value: dt.datetime) -> Timestamp:
@@ -24,14 +22,16 @@ def _ts(value: dt.datetime) -> Timestamp:
     return out
 
 
-def test_get_events_paging_and_order(sim, auth):
+def test_get_events_paging_and_order(teleport, auth):
     base = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=1)
-    sim.clock = iter(base + dt.timedelta(seconds=i) for i in range(100)).__next__
-    rid = sim.create_request()  # create
-    sim.review(rid, "bob", "APPROVED")  # review
-    sim.delete(rid)  # delete
-    sim.emit_unknown_audit_event()
-    sim.emit_audit_event("access_request.review", "ghost", reviewer="eve", proposed_state="DENIED")
+    teleport.clock = iter(base + dt.timedelta(seconds=i) for i in range(100)).__next__
+    rid = teleport.create_request()  # create
+    teleport.review(rid, "bob", "APPROVED")  # review
+    teleport.delete(rid)  # delete
+    teleport.emit_unknown_audit_event()
+    teleport.emit_audit_event(
+        "access_request.review", "ghost", reviewer="eve", proposed_state="DENIED"
+    )
 
     def fetch(order, types=(), limit=2):
         items, key = [], ""

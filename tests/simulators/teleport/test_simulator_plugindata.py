@@ -6,11 +6,9 @@ import grpc
 import pytest
 
 from teleportbridge.teleport.proto import types_pb2
-from tests.teleport import simulator_support as support
 
 # The shared fixtures, bound here so pytest finds them (``pki`` must be this module's cluster,
 # not the session-wide one from tests/conftest.py).
-pki, sim, channel, auth = support.pki, support.sim, support.channel, support.auth
 
 
 def _update(auth, rid, set_, expect=None, kind="access_request"):
@@ -21,12 +19,12 @@ def _update(auth, rid, set_, expect=None, kind="access_request"):
     )
 
 
-def test_plugin_data_cas(sim, auth):
-    rid = sim.create_request()
+def test_plugin_data_cas(teleport, auth):
+    rid = teleport.create_request()
     empty = auth.GetPluginData(types_pb2.PluginDataFilter(Kind="access_request", Resource=rid))
     assert list(empty.PluginData) == []
     _update(auth, rid, {"user": "alice", "messages": "c1/p1"}, {"user": "", "messages": ""})
-    assert sim.plugin_data(rid) == {"user": "alice", "messages": "c1/p1"}
+    assert teleport.plugin_data(rid) == {"user": "alice", "messages": "c1/p1"}
 
     with pytest.raises(grpc.RpcError) as exc:
         _update(auth, rid, {"messages": "c1/p2"}, {"messages": "stale"})
@@ -41,7 +39,7 @@ def test_plugin_data_cas(sim, auth):
     assert dict(seq.PluginData[0].Spec.Entries["mattermost"].Data) == {"user": "alice"}
 
 
-def test_plugin_data_errors(sim, auth):
+def test_plugin_data_errors(teleport, auth):
     with pytest.raises(grpc.RpcError) as exc:
         auth.GetPluginData(types_pb2.PluginDataFilter(Resource="x"))
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT

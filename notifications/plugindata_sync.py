@@ -1,4 +1,6 @@
-"""Plugin data interop with the official Go plugin (entry "mattermost" in Teleport).
+"""Plugin data I/O: read and write the Go plugin's entry "mattermost" in Teleport.
+
+The byte format is plugindata_codec's; this module is the network side.
 
 Reading lets us adopt posts the Go plugin made (switching to us re-posts nothing);
 writing keeps the entry exactly as the Go plugin would, so switching back works too.
@@ -14,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from notifications import plugindata, runtime
+from notifications import plugindata_codec, runtime
 from notifications.models import NotificationPlan, Post
 from teleportbridge.models import AccessRequest
 from teleportbridge.models.requests import RESOLVED_STATES
@@ -90,11 +92,11 @@ def forget_all() -> None:
 def _merge(encoded: dict[str, str], current: dict[str, str]) -> tuple[dict, dict]:
     """(set, expect) for a CAS from `current` to our encoding."""
     if not current:
-        return encoded, plugindata.empty_expect()
+        return encoded, plugindata_codec.empty_expect()
     # Keep keys the Go plugin wrote that we do not manage (e.g. logins_by_role).
     merged = {**encoded}
     for key, value in current.items():
-        if value and not encoded.get(key) and key not in plugindata.ALWAYS_KEYS:
+        if value and not encoded.get(key) and key not in plugindata_codec.ALWAYS_KEYS:
             merged[key] = value
     expect = dict(current)
     for key in merged:
@@ -102,20 +104,20 @@ def _merge(encoded: dict[str, str], current: dict[str, str]) -> tuple[dict, dict
     return merged, expect
 
 
-def read(request_id: str) -> plugindata.PluginData | None:
+def read(request_id: str) -> plugindata_codec.PluginData | None:
     """The Go plugin's record of this request, or None (none, or Teleport unreachable)."""
     client = runtime.teleport()
     if client is None:
         return None
     try:
-        data = client.get_plugin_data(request_id, plugindata.PLUGIN_NAME)
+        data = client.get_plugin_data(request_id, plugindata_codec.PLUGIN_NAME)
     except TeleportError as exc:
         if exc.transient:
             runtime.drop_teleport()
         log.warning("Could not read plugin data: %s", exc)
         return None
     _remember(request_id, data or {})
-    return plugindata.decode(data) if data else None
+    return plugindata_codec.decode(data) if data else None
 
 
 def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
@@ -149,7 +151,7 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
     return found
 
 
-def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata.PluginData | None:
+def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.PluginData | None:
     """What the Go plugin would have stored for this request, given our posts."""
     roots = list(
         Post.objects.filter(request=request, kind=Post.Kind.ROOT)
@@ -166,7 +168,7 @@ def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata.Plugin
         else:
             break
     resolved = request.state in RESOLVED_STATES
-    return plugindata.PluginData(
+    return plugindata_codec.PluginData(
         user=request.user,
         roles=list(request.roles),
         resources=list(request.resources),
@@ -187,7 +189,7 @@ def write(request: AccessRequest, plan: NotificationPlan) -> bool:
     pd = desired(request, plan)
     if pd is None:
         return True
-    encoded = plugindata.encode(pd)
+    encoded = plugindata_codec.encode(pd)
     fingerprint = json.dumps(encoded, sort_keys=True)
     if plan.plugin_data_written == fingerprint:
         return True
@@ -200,9 +202,9 @@ def write(request: AccessRequest, plan: NotificationPlan) -> bool:
             if guess is not None:
                 current, guess = guess, None
             else:
-                current = client.get_plugin_data(request.pk, plugindata.PLUGIN_NAME) or {}
+                current = client.get_plugin_data(request.pk, plugindata_codec.PLUGIN_NAME) or {}
             merged, expect = _merge(encoded, current)
-            client.update_plugin_data(request.pk, plugindata.PLUGIN_NAME, merged, expect)
+            client.update_plugin_data(request.pk, plugindata_codec.PLUGIN_NAME, merged, expect)
         except CompareFailed:
             # Someone (another worker, the Go plugin) wrote meanwhile: re-read and merge.
             _forget(request.pk)

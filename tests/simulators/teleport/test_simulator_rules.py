@@ -6,18 +6,16 @@ import grpc
 import pytest
 
 from teleportbridge.teleport.proto import accessmonitoringrules_pb2, accessmonitoringrules_pb2_grpc
-from tests.teleport import simulator_support as support
 
 # The shared fixtures, bound here so pytest finds them (``pki`` must be this module's cluster,
 # not the session-wide one from tests/conftest.py).
-pki, sim, channel, auth = support.pki, support.sim, support.channel, support.auth
 
 
-def test_access_monitoring_rules(sim, channel):
+def test_access_monitoring_rules(teleport, channel):
     stub = accessmonitoringrules_pb2_grpc.AccessMonitoringRulesServiceStub(channel)
-    sim.put_rule("a-mm", recipients=["town-square"])
-    sim.put_rule("b-slack", recipients=["#ops"], notification_name="slack")
-    sim.put_rule("c-mm", recipients=["alice@example.com"])
+    teleport.put_rule("a-mm", recipients=["town-square"])
+    teleport.put_rule("b-slack", recipients=["#ops"], notification_name="slack")
+    teleport.put_rule("c-mm", recipients=["alice@example.com"])
     request = accessmonitoringrules_pb2.ListAccessMonitoringRulesWithFilterRequest(
         page_size=1, subjects=["access_request"], notification_name="mattermost"
     )
@@ -27,7 +25,7 @@ def test_access_monitoring_rules(sim, channel):
     second = stub.ListAccessMonitoringRulesWithFilter(request)
     assert [r.metadata.name for r in second.rules] == ["c-mm"] and second.next_page_token == ""
 
-    sim.amr_filter_unimplemented = True
+    teleport.amr_filter_unimplemented = True
     with pytest.raises(grpc.RpcError) as exc:
         stub.ListAccessMonitoringRulesWithFilter(request)
     assert exc.value.code() == grpc.StatusCode.UNIMPLEMENTED
@@ -35,7 +33,7 @@ def test_access_monitoring_rules(sim, channel):
         accessmonitoringrules_pb2.ListAccessMonitoringRulesRequest()
     )
     assert len(everything.rules) == 3
-    sim.amr_service_unimplemented = True
+    teleport.amr_service_unimplemented = True
     with pytest.raises(grpc.RpcError) as exc:
         stub.ListAccessMonitoringRules(accessmonitoringrules_pb2.ListAccessMonitoringRulesRequest())
     assert "unknown service" in exc.value.details()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from notifications.plugindata import (
+from notifications.plugindata_codec import (
     ALWAYS_KEYS,
     PLUGIN_NAME,
     Message,
