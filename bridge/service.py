@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bridge.leader import LeaderLock
 from bridge.proctree import kill_tree_and_exit
+from notifications.tasks import enqueue_reconcile, sweep_due_posts
 from teleportbridge.config import Config
 from teleportbridge.models import WatcherState
 from teleportbridge.teleport.client import TeleportClient
@@ -76,8 +77,13 @@ class Service:
         self.opts = opts
         self.creds = CredentialSource(cfg.teleport)
         self.connect = connect or make_connector(cfg, self.creds)
+        # The wiring of the one-way flow: the Teleport side reports changes, the Mattermost
+        # side's task queue hears them (teleportbridge never imports notifications).
         self.watcher = Watcher(
-            self.connect, init_timeout=opts.init_timeout, fail_fast=opts.fail_fast
+            self.connect,
+            on_change=enqueue_reconcile,
+            init_timeout=opts.init_timeout,
+            fail_fast=opts.fail_fast,
         )
         self.stopping = threading.Event()
         self.lock = LeaderLock()
@@ -156,14 +162,14 @@ class Service:
             bot,
         )
 
-    def _loop(self, name: str, interval: float, fn: Callable[[], None]) -> None:
+    def _loop(self, name: str, interval: float, fn: Callable[[], object]) -> None:
         def body() -> None:
             while not self.stopping.wait(interval):
                 try:
                     close_old_connections()
                     fn()
                 except Exception as exc:
-                    log.warning("%s failed: %s", name, exc)
+                    log.exception("%s failed: %s", name, exc)
             close_old_connections()
 
         t = threading.Thread(target=body, name=name, daemon=True)
@@ -199,7 +205,7 @@ class Service:
             if self.opts.audit_interval > 0:
                 self._loop("audit-poller", self.opts.audit_interval, self._poll_audit)
             # Short: a due retry (e.g. Retry-After: 2) waits at most this long extra.
-            self._loop("sweeper", SWEEP_SECONDS, _sweep)
+            self._loop("sweeper", SWEEP_SECONDS, sweep_due_posts)
             if not self.stopping.is_set():
                 self.watcher.run()
         finally:
@@ -214,10 +220,3 @@ class Service:
             except Exception as exc:
                 log.warning("Could not record the shutdown: %s", exc)
             log.info("Successfully shut down")
-
-
-def _sweep() -> None:
-    """Re-enqueue posts whose retry time has come (the outbox's safety net)."""
-    from notifications.tasks import sweep_due_posts
-
-    sweep_due_posts()

@@ -1,28 +1,32 @@
-"""Deliver one Post: create it, or edit it to the wanted text, exactly once.
+"""Deliver a request's posts: create each one, or edit it to the wanted text, exactly once.
 
 Idempotency: each Post carries a key (unique per request, channel, kind and review),
 sent as Mattermost's `pending_post_id` and stored in the post's props. A post is
-claimed with a guarded UPDATE (optimistic lock on updated_at) and committed as SENDING
-*before* the HTTP call, so a crash leaves evidence. Any later attempt at a post whose
-earlier attempt may have reached Mattermost first searches the channel for the key
-and adopts what it finds instead of posting again.
+claimed with a guarded UPDATE (`Post.claim`) and committed as SENDING *before* the HTTP
+call, so a crash leaves evidence. Any later attempt at a post whose earlier attempt may
+have reached Mattermost first searches the channel for the key and adopts what it finds
+instead of posting again.
+
+This module owns a post's whole step (ordering, the root a reply needs, what a 429 means
+for the rest of the request); reconcile.py only decides which posts should exist.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from common.backoff import backoff_delay
-from notifications import runtime
+from notifications import attempts
 from notifications.mattermost.client import MattermostClient
 from notifications.mattermost.errors import PermanentError, TransientError
 from notifications.models import Post
+from teleportbridge.models import AccessRequest
 
 log = logging.getLogger(__name__)
 
@@ -35,50 +39,60 @@ def max_attempts() -> int:
     return getattr(settings, "NOTIFY_MAX_ATTEMPTS", 15)
 
 
-def sending_lease() -> timedelta:
-    """How long a SENDING claim is honoured before we assume its worker died."""
-    return timedelta(seconds=getattr(settings, "NOTIFY_SENDING_LEASE_SECONDS", 60))
-
-
 class Outcome(enum.Enum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
     WAITING = "waiting"  # a reply whose root does not exist yet
     BUSY = "busy"  # another worker holds the claim
+    DEFERRED = "deferred"  # not tried: Mattermost is rate limiting us
 
 
-def needs_work(post: Post, now=None) -> bool:
-    now = now or timezone.now()
-    if post.status == Post.Status.FAILED:
-        return False
-    if post.status == Post.Status.SENDING:
-        return post.updated_at <= now - sending_lease()
-    if post.status == Post.Status.RETRYING:
-        return post.next_attempt_at is None or post.next_attempt_at <= now
-    if post.status == Post.Status.SENT:
-        return post.text_sent != post.text_wanted
-    return True
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    # Set when Mattermost answered 429: nothing more should be sent before this time.
+    throttled_until: datetime | None = None
 
 
-def _claim(post: Post) -> bool:
-    """Take the post for this worker; False if anyone touched it since we read it."""
+@dataclass
+class Summary:
+    """What one delivery pass did, per outcome; `throttled_until` when it stopped at a 429."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    throttled_until: datetime | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
+
+
+def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary:
+    """Bring every due post of the request to Mattermost: roots first, then replies.
+
+    After a 429 the rest of the request is not tried (it would only be refused too): its
+    pending posts are moved to the same retry time, for the sweeper to pick up.
+    """
+    summary = Summary()
     now = timezone.now()
-    claimed = Post.objects.filter(pk=post.pk, updated_at=post.updated_at).update(
-        status=Post.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
-    )
-    if claimed == 1:
-        post.attempts += 1
-        post.updated_at = now
-        post.status = Post.Status.SENDING
-    return claimed == 1
-
-
-def _finish(post: Post, **fields) -> None:
-    fields["updated_at"] = timezone.now()
-    Post.objects.filter(pk=post.pk, status=Post.Status.SENDING).update(**fields)
-    for k, v in fields.items():
-        setattr(post, k, v)
+    posts = Post.objects.filter(request=request).select_related("root")
+    ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
+    for post in ordered:
+        if not post.is_due(now):
+            continue
+        if summary.throttled_until is not None:
+            summary.add(Outcome.DEFERRED)
+            continue
+        if post.kind == Post.Kind.REPLY and post.root is not None:
+            # The root may have been sent earlier in this very pass: read its id afresh.
+            post.root.refresh_from_db()
+        result = deliver(post, client)
+        summary.add(result.outcome)
+        summary.throttled_until = result.throttled_until
+    if summary.throttled_until is not None:
+        Post.objects.filter(request=request, status=Post.Status.PENDING).update(
+            status=Post.Status.RETRYING, next_attempt_at=summary.throttled_until
+        )
+    return summary
 
 
 def _find_existing(client: MattermostClient, post: Post) -> dict | None:
@@ -91,73 +105,62 @@ def _find_existing(client: MattermostClient, post: Post) -> dict | None:
     return None
 
 
-def deliver(post: Post, client: MattermostClient) -> Outcome:
-    """One step for one post. Expected failures are recorded, never raised."""
+def deliver(post: Post, client: MattermostClient) -> Result:
+    """One step for one post. Expected failures are recorded on the post, never raised."""
     root_mm_id = ""
     if post.kind == Post.Kind.REPLY:
         root = post.root
         if root is None or not root.mattermost_id:
-            return Outcome.WAITING  # ordering: a reply waits for its root post
+            return Result(Outcome.WAITING)  # ordering: a reply waits for its root post
         root_mm_id = root.mattermost_id
     uncertain = post.attempts > 0 and not post.mattermost_id  # an earlier try may have landed
-    if not _claim(post):
-        return Outcome.BUSY
+    if not post.claim():
+        return Result(Outcome.BUSY)
     props = {PROPS_KEY: post.key}
     text = post.text_wanted
-    with runtime.for_post(post.pk):
+    with attempts.recording(post_id=post.pk, request_id=post.request_id or ""):
         try:
             if not post.mattermost_id and uncertain:
                 found = _find_existing(client, post)
                 if found is not None:
                     log.info("Adopted post %s created by an interrupted attempt", found["id"])
-                    post.mattermost_id = found["id"]
-                    Post.objects.filter(pk=post.pk).update(mattermost_id=found["id"])
+                    post.adopt(str(found["id"]))
                     if found.get("message") == text:
-                        _finish(post, status=Post.Status.SENT, text_sent=text, last_error="")
-                        return Outcome.SENT
+                        post.mark_sent(text)
+                        return Result(Outcome.SENT)
             if post.mattermost_id:
                 client.update_post(
                     post.mattermost_id, post.channel_id, text, root_id=root_mm_id, props=props
                 )
-                _finish(post, status=Post.Status.SENT, text_sent=text, last_error="")
+                post.mark_sent(text)
                 log.info("Edited %s post %s in %s", post.kind, post.mattermost_id, post.channel_id)
-                return Outcome.SENT
+                return Result(Outcome.SENT)
             created = client.create_post(
                 post.channel_id, text, root_id=root_mm_id, props=props, pending_post_id=post.key
             )
-            _finish(
-                post,
-                status=Post.Status.SENT,
-                mattermost_id=str(created["id"]),
-                text_sent=text,
-                sent_at=timezone.now(),
-                last_error="",
-                next_attempt_at=None,
-            )
+            post.mark_sent(text, mattermost_id=str(created["id"]))
             log.info("Posted %s %s in channel %s", post.kind, post.mattermost_id, post.channel_id)
-            return Outcome.SENT
+            return Result(Outcome.SENT)
         except TransientError as exc:
-            if post.attempts >= max_attempts():
-                _finish(
-                    post,
-                    status=Post.Status.FAILED,
-                    last_error=f"gave up after {post.attempts} attempts: {exc}",
-                )
-                log.error("Giving up on %s post in %s: %s", post.kind, post.channel_id, exc)
-                return Outcome.FAILED
-            delay = max(
-                exc.retry_after or 0.0,
-                backoff_delay(post.attempts - 1, base=RETRY_BASE, cap=RETRY_CAP),
-            )
-            _finish(
-                post,
-                status=Post.Status.RETRYING,
-                last_error=str(exc),
-                next_attempt_at=timezone.now() + timedelta(seconds=delay),
-            )
-            log.warning("Will retry %s post in %.1fs: %s", post.kind, delay, exc)
-            return Outcome.RETRY
+            return _transient(post, exc)
         except PermanentError as exc:
-            _finish(post, status=Post.Status.FAILED, last_error=str(exc))
+            post.mark_failed(str(exc))
             log.error("Cannot deliver %s post to %s: %s", post.kind, post.channel_id, exc)
-            return Outcome.FAILED
+            return Result(Outcome.FAILED)
+
+
+def _transient(post: Post, exc: TransientError) -> Result:
+    """Retry later (never sooner than the server asked), or give up after max_attempts()."""
+    if post.attempts >= max_attempts():
+        post.mark_failed(f"gave up after {post.attempts} attempts: {exc}")
+        log.error("Giving up on %s post in %s: %s", post.kind, post.channel_id, exc)
+        return Result(Outcome.FAILED)
+    delay = max(
+        exc.retry_after or 0.0,
+        backoff_delay(post.attempts - 1, base=RETRY_BASE, cap=RETRY_CAP),
+    )
+    when = timezone.now() + timedelta(seconds=delay)
+    post.retry_at(when, str(exc))
+    log.warning("Will retry %s post in %.1fs: %s", post.kind, delay, exc)
+    # A 429 is about us, not this post: the caller holds back the rest until `when`.
+    return Result(Outcome.RETRY, throttled_until=when if exc.status == 429 else None)

@@ -6,10 +6,20 @@ A Post row is committed *before* its HTTP call (status SENDING) so that a crash 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from teleportbridge.models import AccessRequest, Review
+
+
+def sending_lease() -> timedelta:
+    """How long a SENDING claim is honoured before we assume its worker died."""
+    return timedelta(seconds=getattr(settings, "NOTIFY_SENDING_LEASE_SECONDS", 60))
 
 
 class Recipient(models.Model):
@@ -46,8 +56,31 @@ class Recipient(models.Model):
         return self.handle + (f" [{self.role_pattern}]" if self.role_pattern else "")
 
 
+class PostQuerySet(models.QuerySet["Post"]):
+    def due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> PostQuerySet:
+        """Posts with work to do at `now`: the SQL twin of `Post.is_due` (keep them together).
+
+        `grace` leaves alone work younger than that which a queued reconcile will do anyway
+        (the sweeper passes one, so a backlog is not enqueued twice).
+        """
+        return self.filter(
+            Q(status=Post.Status.PENDING, created_at__lte=now - grace)
+            | Q(status=Post.Status.RETRYING, next_attempt_at__isnull=True)
+            | Q(status=Post.Status.RETRYING, next_attempt_at__lte=now)
+            | Q(status=Post.Status.SENDING, updated_at__lte=now - sending_lease())
+            | (
+                Q(status=Post.Status.SENT, updated_at__lte=now - grace)
+                & ~Q(text_sent=F("text_wanted"))
+            )
+        )
+
+
 class Post(models.Model):
-    """One Mattermost post we intend to exist: a root post per channel, a reply per review."""
+    """One Mattermost post we intend to exist: a root post per channel, a reply per review.
+
+    State changes are the methods below, each a guarded UPDATE so that two workers (or a
+    worker and the sweeper) can never both move the same post.
+    """
 
     class Kind(models.TextChoices):
         ROOT = "root"
@@ -89,6 +122,8 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = PostQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at"]
         constraints = [
@@ -119,6 +154,67 @@ class Post(models.Model):
     @property
     def is_synced(self) -> bool:
         return self.status == self.Status.SENT and self.text_sent == self.text_wanted
+
+    def is_due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> bool:
+        """Has this post work to do at `now`? The Python twin of `PostQuerySet.due`."""
+        if self.status == self.Status.PENDING:
+            return self.created_at <= now - grace
+        if self.status == self.Status.RETRYING:
+            return self.next_attempt_at is None or self.next_attempt_at <= now
+        if self.status == self.Status.SENDING:
+            return self.updated_at <= now - sending_lease()
+        if self.status == self.Status.SENT:
+            return self.text_sent != self.text_wanted and self.updated_at <= now - grace
+        return False  # FAILED waits for a human ("retry now")
+
+    # -- transitions ------------------------------------------------------------------------
+    def claim(self) -> bool:
+        """Take the post for this worker before the HTTP call (committed as SENDING).
+
+        Optimistic lock on updated_at: False when anyone touched the row since we read it,
+        i.e. another worker claimed it or finished it first.
+        """
+        now = timezone.now()
+        claimed = Post.objects.filter(pk=self.pk, updated_at=self.updated_at).update(
+            status=self.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
+        )
+        if claimed == 1:
+            self.attempts += 1
+            self.updated_at = now
+            self.status = self.Status.SENDING
+        return claimed == 1
+
+    def _finish(self, **fields: Any) -> bool:
+        # Only from SENDING: a claim that expired and was taken over by another worker has
+        # moved on (its updated_at changed), and a stale finisher must not undo that work.
+        fields["updated_at"] = timezone.now()
+        done = Post.objects.filter(pk=self.pk, status=self.Status.SENDING).update(**fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return done == 1
+
+    def adopt(self, mattermost_id: str) -> None:
+        """Record the id of a post an interrupted attempt created (found by its key)."""
+        Post.objects.filter(pk=self.pk, status=self.Status.SENDING).update(
+            mattermost_id=mattermost_id
+        )
+        self.mattermost_id = mattermost_id
+
+    def mark_sent(self, text: str, *, mattermost_id: str | None = None) -> bool:
+        """Mattermost shows `text` (created now when `mattermost_id` is given, else edited)."""
+        fields: dict[str, Any] = {"status": self.Status.SENT, "text_sent": text, "last_error": ""}
+        if mattermost_id is not None:
+            fields.update(mattermost_id=mattermost_id, sent_at=timezone.now())
+        fields["next_attempt_at"] = None
+        return self._finish(**fields)
+
+    def retry_at(self, when: datetime, error: str) -> bool:
+        """A transient failure: try again at `when`."""
+        return self._finish(status=self.Status.RETRYING, last_error=error, next_attempt_at=when)
+
+    def mark_failed(self, error: str) -> bool:
+        """A permanent failure (or too many transient ones): a human decides what next."""
+        return self._finish(status=self.Status.FAILED, last_error=error)
 
 
 class DeliveryAttempt(models.Model):

@@ -228,40 +228,9 @@ def reconcile_request(request_id: str) -> str:
         if plan.status == NotificationPlan.Status.SKIPPED:
             return f"skipped: {plan.reason}"
         sync_wanted_posts(request)
-        client = runtime.mattermost()
-        counts: dict[str, int] = {}
-        posts = Post.objects.filter(request=request).select_related("root")
-        ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
-        throttled = False
-        for post in ordered:
-            if not delivery.needs_work(post):
-                continue
-            if throttled:
-                counts["deferred"] = counts.get("deferred", 0) + 1
-                continue
-            if post.kind == Post.Kind.REPLY:
-                post.root.refresh_from_db()
-            outcome = delivery.deliver(post, client)
-            counts[outcome.value] = counts.get(outcome.value, 0) + 1
-            if outcome is delivery.Outcome.RETRY and "429" in post.last_error:
-                throttled = True  # rate limited: the rest would only be refused too
-        if throttled:
-            _defer_rest(request)
+        result = delivery.deliver_request(request, runtime.mattermost())
         plugindata_sync.write(request, plan)
+        counts = result.counts
         summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
         log.debug("Reconciled: %s", summary)
         return summary
-
-
-def _defer_rest(request: AccessRequest) -> None:
-    """After a 429, push the other pending posts to the same retry time."""
-    limited = (
-        Post.objects.filter(request=request, status=Post.Status.RETRYING)
-        .exclude(next_attempt_at=None)
-        .order_by("-next_attempt_at")
-        .first()
-    )
-    if limited is not None:
-        Post.objects.filter(request=request, status__in=[Post.Status.PENDING]).update(
-            status=Post.Status.RETRYING, next_attempt_at=limited.next_attempt_at
-        )

@@ -2,32 +2,25 @@
 
 Workers may be forked by runwatcher or started by `manage.py qcluster`; either way they
 read the same TOML (TELEPORT_MATTERMOST_CONFIG) and build their clients lazily, after
-the fork, once per process. Every Mattermost HTTP call is written to DeliveryAttempt.
+the fork, once per process. Every Mattermost HTTP call is written to DeliveryAttempt
+(see attempts.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import os
 import threading
-from collections.abc import Iterator
 
 from django.conf import settings
 
-from common.request_log import current_request_id
-from notifications.mattermost.client import Attempt, MattermostClient
+from notifications import attempts
+from notifications.mattermost.client import MattermostClient
 from teleportbridge.config import Config, load_config
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 
 log = logging.getLogger(__name__)
-
-# The Post a Mattermost call is made for, so the attempt hook can link the two.
-current_post_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "current_post_id", default=None
-)
 
 _lock = threading.Lock()  # guards the cached handles below (django-q2 threads, tests)
 _cached: dict[str, object] = {}
@@ -58,46 +51,16 @@ def get_config() -> Config:
     return cfg
 
 
-def record_attempt(attempt: Attempt) -> None:
-    """Store one HTTP call; failures to store must not break delivery."""
-    from notifications.models import DeliveryAttempt
-
-    try:
-        DeliveryAttempt.objects.create(
-            post_id=current_post_id.get(),
-            request_id=current_request_id.get() if current_request_id.get() != "-" else "",
-            method=attempt.method,
-            endpoint=attempt.path[:255],
-            status_code=attempt.status_code,
-            ok=attempt.ok,
-            error_class=attempt.error_class or "",
-            error=attempt.error[:2000],
-            duration_ms=round(attempt.duration_ms),
-            retry_after=attempt.retry_after,
-        )
-    except Exception as exc:
-        log.warning("Could not record a delivery attempt: %s", exc)
-
-
 def mattermost() -> MattermostClient:
     cfg = get_config()
     with _lock:
         client = _cached.get("mattermost")
         if client is None:
             client = MattermostClient(
-                cfg.mattermost.url, cfg.mattermost.token, on_attempt=record_attempt
+                cfg.mattermost.url, cfg.mattermost.token, on_attempt=attempts.record
             )
             _cached["mattermost"] = client
         return client
-
-
-@contextlib.contextmanager
-def for_post(post_id: int | None) -> Iterator[None]:
-    token = current_post_id.set(post_id)
-    try:
-        yield
-    finally:
-        current_post_id.reset(token)
 
 
 def teleport() -> TeleportClient | None:

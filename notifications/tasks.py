@@ -1,25 +1,43 @@
-"""django-q2 entry points. Each takes IDs, is idempotent, and returns a summary string."""
+"""django-q2 entry points and the one way work reaches them.
+
+Each task takes IDs, is idempotent, and returns a summary string. `enqueue_reconcile` is the
+only place that calls `async_task`: the watcher gets it as its change hook (from the
+service wiring), the sweeper and the admin's "retry now" call it too.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from notifications import delivery, reconcile, runtime
+from notifications import attempts, reconcile, runtime
 from notifications.mattermost.errors import MattermostError
-from notifications.models import Post, Recipient
+from notifications.models import Post, Recipient, sending_lease
 from notifications.recipients import resolve
 from teleportbridge.models import AccessRequest, RequestState
-from teleportbridge.sync import RECONCILE_TASK
 
 log = logging.getLogger(__name__)
 
 
 def reconcile_request(request_id: str) -> str:
     return reconcile.reconcile_request(request_id)
+
+
+def enqueue_reconcile(request_id: str, *, why: str) -> None:
+    """Queue one reconcile of the request once the surrounding transaction commits.
+
+    On commit, because the worker must see what the caller just stored (and nothing if it
+    rolled back); outside a transaction Django runs the callback at once. Queueing the same
+    request twice is harmless: reconcile is level-triggered and idempotent.
+    """
+
+    def _send() -> None:
+        async_task(reconcile_request, request_id, task_name=f"{why} {request_id}"[:100])
+
+    transaction.on_commit(_send)
 
 
 def sweep_due_posts() -> int:
@@ -29,11 +47,8 @@ def sweep_due_posts() -> int:
     pending requests whose recipients could not be decided yet (Mattermost was down).
     """
     now = timezone.now()
-    due = Post.objects.filter(
-        Q(status=Post.Status.RETRYING, next_attempt_at__lte=now)
-        | Q(status=Post.Status.PENDING, created_at__lte=now - delivery.sending_lease() / 6)
-        | Q(status=Post.Status.SENDING, updated_at__lte=now - delivery.sending_lease())
-    ).exclude(request=None)
+    # The grace spares work a queued reconcile is about to do (a burst's fresh posts).
+    due = Post.objects.due(now, grace=sending_lease() / 6).exclude(request=None)
     ids = set(due.values_list("request_id", flat=True).distinct())
     # Only requests planless for a while: a fresh one is still in the queue, and
     # re-enqueueing it would copy a whole backlog every sweep (found by bench/notify_burst).
@@ -41,11 +56,11 @@ def sweep_due_posts() -> int:
         AccessRequest.objects.filter(
             state=RequestState.PENDING,
             plan__isnull=True,
-            first_seen_at__lte=now - delivery.sending_lease(),
+            first_seen_at__lte=now - sending_lease(),
         ).values_list("pk", flat=True)
     )
     for request_id in ids:
-        async_task(RECONCILE_TASK, request_id, task_name=f"retry {request_id}"[:100])
+        enqueue_reconcile(request_id, why="retry")
     return len(ids)
 
 
@@ -55,7 +70,7 @@ def retry_posts(post_ids: list[int]) -> int:
     request_ids = set(posts.values_list("request_id", flat=True))
     count = posts.update(status=Post.Status.PENDING, next_attempt_at=None, attempts=0)
     for request_id in request_ids - {None}:
-        async_task(RECONCILE_TASK, request_id)
+        enqueue_reconcile(request_id, why="retry now")
     return count
 
 
@@ -68,7 +83,7 @@ def send_test_message(recipient_id: int) -> str:
     )
     try:
         channel_id = resolve(recipient.handle)
-        with runtime.for_post(None):
+        with attempts.recording(post_id=None, request_id=""):
             post = runtime.mattermost().create_post(channel_id, text)
     except (MattermostError, ValueError) as exc:
         return f"failed: {exc}"

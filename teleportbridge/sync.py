@@ -1,8 +1,10 @@
 """Apply Teleport's view of access requests and rules to the database, idempotently.
 
 Every function here is safe to call twice with the same input: the second call changes
-nothing and enqueues nothing. Follow-up work (Mattermost) is enqueued with
-transaction.on_commit so a rolled-back write never triggers a post.
+nothing and reports nothing. What happens next (Mattermost) is not this module's business:
+the caller hands in an `on_change` hook, called inside the transaction that stored the
+change; the hook must defer its side effects to the commit (notifications.tasks.
+enqueue_reconcile does), so a rolled-back write never triggers a post.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +26,6 @@ from teleportbridge.teleport.proto import types_pb2
 
 log = logging.getLogger(__name__)
 
-RECONCILE_TASK = "notifications.tasks.reconcile_request"
 _STATE_NAMES = {
     types_pb2.NONE: RequestState.NONE,
     types_pb2.PENDING: RequestState.PENDING,
@@ -33,14 +35,10 @@ _STATE_NAMES = {
 }
 
 
-def enqueue_reconcile(request_id: str) -> None:
-    """Hand the request to the workers once the surrounding transaction commits."""
-    from django_q.tasks import async_task
+class ChangeHook(Protocol):
+    """Told about every stored change of a request, inside the storing transaction."""
 
-    def _send() -> None:
-        async_task(RECONCILE_TASK, request_id, task_name=f"reconcile {request_id}"[:100])
-
-    transaction.on_commit(_send)
+    def __call__(self, request_id: str, *, why: str) -> None: ...
 
 
 def _ts(value) -> datetime | None:
@@ -87,8 +85,10 @@ def fingerprint(req: types_pb2.AccessRequestV3) -> str:
     return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
 
 
-def upsert_request(req: types_pb2.AccessRequestV3, *, source: str = "event") -> bool:
-    """Store one request and its reviews; True when anything changed (and reconcile queued)."""
+def upsert_request(
+    req: types_pb2.AccessRequestV3, *, on_change: ChangeHook, source: str = "event"
+) -> bool:
+    """Store one request and its reviews; True when anything changed (on_change was told)."""
     request_id = req.Metadata.Name
     if not request_id:
         log.warning("Ignoring an access request event without an ID (%s)", source)
@@ -132,7 +132,7 @@ def upsert_request(req: types_pb2.AccessRequestV3, *, source: str = "event") -> 
             f", {new_reviews} new review(s)" if new_reviews else "",
             source,
         )
-        enqueue_reconcile(request_id)
+        on_change(request_id, why="stored" if previous_state is None else "updated")
         return True
 
 
@@ -154,7 +154,7 @@ def _store_reviews(request: AccessRequest, reviews: Iterable[types_pb2.AccessRev
     return created
 
 
-def mark_deleted(request_id: str, *, source: str = "event") -> bool:
+def mark_deleted(request_id: str, *, on_change: ChangeHook, source: str = "event") -> bool:
     """A DELETE (expiry or tctl rm): keep the row, record the deletion, expire if pending."""
     with request_context(request_id), transaction.atomic():
         current = AccessRequest.objects.select_for_update().filter(pk=request_id).first()
@@ -177,11 +177,13 @@ def mark_deleted(request_id: str, *, source: str = "event") -> bool:
             current.resolved_at = current.deleted_at
         current.save(update_fields=["deleted_at", "state", "resolved_at"])
         log.info("Access request deleted in Teleport, now %s (%s)", current.state, source)
-        enqueue_reconcile(request_id)
+        on_change(request_id, why="deleted")
         return True
 
 
-def resync_requests(requests: Iterable[types_pb2.AccessRequestV3]) -> tuple[int, int]:
+def resync_requests(
+    requests: Iterable[types_pb2.AccessRequestV3], *, on_change: ChangeHook
+) -> tuple[int, int]:
     """Level-triggered catch-up after (re)connecting: returns (changed, deleted).
 
     Anything created, reviewed or resolved while we were away shows up as a changed
@@ -191,14 +193,14 @@ def resync_requests(requests: Iterable[types_pb2.AccessRequestV3]) -> tuple[int,
     changed = 0
     for req in requests:
         seen.add(req.Metadata.Name)
-        changed += upsert_request(req, source="resync")
+        changed += upsert_request(req, on_change=on_change, source="resync")
     gone = (
         AccessRequest.objects.filter(deleted_at__isnull=True)
         .exclude(state__in=RESOLVED_STATES)
         .exclude(pk__in=seen)
         .values_list("pk", flat=True)
     )
-    deleted = sum(mark_deleted(pk, source="resync") for pk in list(gone))
+    deleted = sum(mark_deleted(pk, on_change=on_change, source="resync") for pk in list(gone))
     return changed, deleted
 
 

@@ -46,11 +46,15 @@ class Watcher:
         self,
         connect: ConnectFn,
         *,
+        on_change: sync.ChangeHook,
         init_timeout: float = INIT_TIMEOUT,
         backoff: Backoff | None = None,
         fail_fast: bool = False,
     ) -> None:
         self._connect = connect
+        # What to do when a request changed (the service wiring passes the Mattermost side's
+        # enqueue_reconcile); the Teleport side never names its consumer.
+        self.on_change = on_change
         # TELEPORT_PLUGIN_FAIL_FAST: let a supervisor (systemd, Kubernetes) restart us
         # instead of reconnecting in-process, as the official plugin does.
         self.fail_fast = fail_fast
@@ -167,7 +171,9 @@ class Watcher:
         if "access_monitoring_rule" in accepted:
             rules = sync.replace_rules(client.list_monitoring_rules())
         close_old_connections()
-        changed, deleted = sync.resync_requests(client.list_access_requests())
+        changed, deleted = sync.resync_requests(
+            client.list_access_requests(), on_change=self.on_change
+        )
         now = timezone.now()
         _safe_state(
             connected=True,
@@ -200,7 +206,7 @@ class Watcher:
         kind = event.WhichOneof("Resource")
         op = pb.Operation.Name(event.Type) if event.Type in (0, 1, 2) else str(event.Type)
         if event.Type == pb.PUT and kind == "AccessRequest":
-            sync.upsert_request(event.AccessRequest)
+            sync.upsert_request(event.AccessRequest, on_change=self.on_change)
         elif event.Type == pb.PUT and kind == "AccessMonitoringRule":
             sync.upsert_rule(event.AccessMonitoringRule)
             log.info("Access monitoring rule %s updated", event.AccessMonitoringRule.metadata.name)
@@ -208,7 +214,7 @@ class Watcher:
             header = event.ResourceHeader
             name = header.Metadata.Name
             if header.Kind == "access_request" and name:
-                sync.mark_deleted(name)
+                sync.mark_deleted(name, on_change=self.on_change)
             elif header.Kind == "access_monitoring_rule" and name:
                 sync.delete_rule(name)
                 log.info("Access monitoring rule %s deleted", name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.reconcile import reconcile_request
+from notifications.tasks import enqueue_reconcile
 from teleportbridge import sync
 from teleportbridge.models import WatcherState
 
@@ -23,9 +24,9 @@ def bridge(teleport, mattermost, plugin_config):
         def pull(self, request_id: str) -> None:
             """What the watcher does on an event."""
             if request_id in {r.Metadata.Name for r in teleport.requests}:
-                sync.upsert_request(teleport.get_request(request_id))
+                sync.upsert_request(teleport.get_request(request_id), on_change=enqueue_reconcile)
             else:
-                sync.mark_deleted(request_id)
+                sync.mark_deleted(request_id, on_change=enqueue_reconcile)
 
         def create(self, **kwargs) -> str:
             rid = teleport.create_request(**kwargs)

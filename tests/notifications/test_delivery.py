@@ -206,3 +206,47 @@ def test_reply_waits_for_its_root(bridge):
     bridge.reconcile(rid)
     [root_post] = bridge.mm.root_posts()
     assert len(bridge.mm.replies(root_post["id"])) == 1
+
+
+def test_an_edit_no_reconcile_made_is_swept(bridge):
+    """A root whose wanted text changed after it was sent (a worker died between the
+    store and the edit) is work too: the sweeper must find it, not only new posts."""
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    Post.objects.filter(request_id=rid).update(
+        text_wanted="edited", updated_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert sweep_due_posts() == 1
+
+
+@pytest.mark.parametrize("grace", [timedelta(0), timedelta(seconds=10)])
+def test_is_due_and_the_due_query_are_the_same_rule(bridge, settings, grace):
+    settings.NOTIFY_SENDING_LEASE_SECONDS = 60
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    template = root(rid)
+    now = timezone.now()
+    ago = [timedelta(0), timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5)]
+    for n, (status, age, later, same_text) in enumerate(
+        (s, a, later, same)
+        for s in Post.Status.values
+        for a in ago
+        for later in (None, now - timedelta(seconds=1), now + timedelta(minutes=1))
+        for same in (True, False)
+    ):
+        post = Post.objects.create(
+            request_id=rid,
+            kind=Post.Kind.TEST,
+            channel_id=f"c{n}",
+            key=f"due-{n}",
+            status=status,
+            next_attempt_at=later,
+            text_wanted="a",
+            text_sent="a" if same_text else "b",
+        )
+        Post.objects.filter(pk=post.pk).update(created_at=now - age, updated_at=now - age)
+    posts = Post.objects.exclude(pk=template.pk)
+    by_python = {p.pk for p in posts if p.is_due(now, grace=grace)}
+    by_sql = set(posts.due(now, grace=grace).values_list("pk", flat=True))
+    assert by_python == by_sql
+    assert 0 < len(by_sql) < posts.count()

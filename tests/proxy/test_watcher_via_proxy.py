@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from common.backoff import Backoff
+from notifications.tasks import enqueue_reconcile
 from teleportbridge.models import AccessRequest, RequestState, WatcherState
 from teleportbridge.teleport.proxy.route import PATH_TLS_ROUTING
 from teleportbridge.watcher import Watcher
@@ -23,7 +24,11 @@ def stored(request_id: str) -> AccessRequest | None:
 def test_the_watcher_resyncs_through_the_proxy_after_a_restart(teleport, proxy, identity_cfg):
     pending = teleport.create_request(user="a")
     to_approve = teleport.create_request(user="b")
-    watcher = Watcher(make_dialer(identity_cfg).connect, backoff=Backoff(base=0.05, cap=0.2))
+    watcher = Watcher(
+        make_dialer(identity_cfg).connect,
+        on_change=enqueue_reconcile,
+        backoff=Backoff(base=0.05, cap=0.2),
+    )
     wt = WatcherThread(watcher).start()
     try:
         wait_until(watcher.ready.is_set, message="INIT + resync through the Proxy")

@@ -13,6 +13,18 @@ from teleportbridge.teleport.identity import load_identity_file
 from teleportbridge.watcher import Watcher
 
 
+class ChangeLog(list):
+    """The watcher's change hook in Teleport-side tests: (request id, why) per change."""
+
+    def __call__(self, request_id: str, *, why: str) -> None:
+        self.append((request_id, why))
+
+
+@pytest.fixture
+def changes() -> ChangeLog:
+    return ChangeLog()
+
+
 def direct_connector(address: str, identity_path):
     creds = load_identity_file(str(identity_path))
 
@@ -50,10 +62,11 @@ class WatcherThread:
 
 
 @pytest.fixture
-def run_watcher(teleport, identity_file):
+def run_watcher(teleport, identity_file, changes):
     started: list[WatcherThread] = []
 
     def start(**kwargs) -> WatcherThread:
+        kwargs.setdefault("on_change", changes)
         watcher = Watcher(direct_connector(teleport.address, identity_file), **kwargs)
         wt = WatcherThread(watcher).start()
         started.append(wt)

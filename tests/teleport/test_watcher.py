@@ -123,44 +123,47 @@ def test_access_monitoring_rules_loaded_and_followed(teleport, run_watcher):
     wait_until(lambda: not AccessMonitoringRule.objects.filter(name="dba").exists())
 
 
-def test_upsert_is_idempotent(teleport):
+def test_upsert_is_idempotent(teleport, changes):
     rid = teleport.create_request(user="idem", reason="x")
     teleport.review(rid, "rev", "DENIED", reason="no", auto_resolve=False)
     req = teleport.get_request(rid)
-    assert sync.upsert_request(req) is True
+    assert sync.upsert_request(req, on_change=changes) is True
     first = AccessRequest.objects.get(pk=rid)
-    assert sync.upsert_request(req) is False  # the same event twice changes nothing
+    # The same event twice changes nothing and reports nothing.
+    assert sync.upsert_request(req, on_change=changes) is False
     again = AccessRequest.objects.get(pk=rid)
     assert again.last_event_at == first.last_event_at
     assert Review.objects.filter(request_id=rid).count() == 1
-    assert sync.mark_deleted(rid) is True
-    assert sync.mark_deleted(rid) is False
+    assert sync.mark_deleted(rid, on_change=changes) is True
+    assert sync.mark_deleted(rid, on_change=changes) is False
     # A stale PUT replayed after the DELETE does not resurrect the request.
-    assert sync.upsert_request(req) is False
+    assert sync.upsert_request(req, on_change=changes) is False
     assert AccessRequest.objects.get(pk=rid).state == RequestState.EXPIRED
+    assert changes == [(rid, "stored"), (rid, "deleted")]
 
 
-def test_resolved_request_never_goes_back_to_pending(teleport):
+def test_resolved_request_never_goes_back_to_pending(teleport, changes):
     rid = teleport.create_request()
     pending = teleport.get_request(rid)
     teleport.approve(rid)
-    sync.upsert_request(teleport.get_request(rid))
-    sync.upsert_request(pending)  # an older event arriving late
+    sync.upsert_request(teleport.get_request(rid), on_change=changes)
+    sync.upsert_request(pending, on_change=changes)  # an older event arriving late
     assert AccessRequest.objects.get(pk=rid).state == RequestState.APPROVED
 
 
-def test_malformed_events_are_skipped(teleport):
+def test_malformed_events_are_skipped(teleport, changes):
     from teleportbridge.teleport.proto import authservice_pb2 as pb
     from teleportbridge.watcher import Watcher
 
-    w = Watcher(lambda: None)
+    w = Watcher(lambda: None, on_change=changes)
     w.handle(pb.Event(Type=pb.PUT))  # no resource at all
     w.handle(pb.Event(Type=pb.DELETE, ResourceHeader={"Kind": "access_request"}))  # no name
     w.handle(pb.Event(Type=7))  # unknown operation
     assert AccessRequest.objects.count() == 0
+    assert changes == []
 
 
-def test_last_event_at_is_written_at_most_once_a_second(teleport):
+def test_last_event_at_is_written_at_most_once_a_second(teleport, changes):
     """A burst must not cost a WatcherState commit per event (health only needs recency)."""
     from teleportbridge.teleport.proto import authservice_pb2 as pb
     from teleportbridge.watcher import EVENT_STAMP_INTERVAL, Watcher
@@ -168,7 +171,7 @@ def test_last_event_at_is_written_at_most_once_a_second(teleport):
     def never_connects():
         raise AssertionError("handle() must not dial")
 
-    watcher = Watcher(never_connects)
+    watcher = Watcher(never_connects, on_change=changes)
     events = [
         pb.Event(Type=pb.PUT, AccessRequest=teleport.get_request(teleport.create_request()))
         for _ in range(3)
