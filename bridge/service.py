@@ -186,7 +186,7 @@ class Service:
         from teleportbridge.audit_poller import poll_audit_once
 
         # poll_audit_once records its own failures on the cursor (last_error).
-        stored = poll_audit_once(client.auth_stub)
+        stored = poll_audit_once(client)
         if stored:
             log.info("Audit poll stored %d event(s)", stored)
 

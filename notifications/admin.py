@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from common.admin import ReadOnlyAdmin
-from dashboard.templatetags.dashboard_tags import redact
+from notifications.mattermost.redaction import redact
 from notifications.models import ChannelLookup, DeliveryAttempt, Post, Recipient
 
 

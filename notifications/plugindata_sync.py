@@ -89,6 +89,14 @@ def forget_all() -> None:
         _roles.clear()
 
 
+def _failed(exc: TeleportError, doing: str) -> None:
+    """A Teleport call failed: a broken connection is dropped (the next call dials again),
+    and the failure is one warning; the caller carries on without the data."""
+    if exc.transient:
+        runtime.drop_teleport()
+    log.warning("Could not %s: %s", doing, exc)
+
+
 def _merge(encoded: dict[str, str], current: dict[str, str]) -> tuple[dict, dict]:
     """(set, expect) for a CAS from `current` to our encoding."""
     if not current:
@@ -112,9 +120,7 @@ def read(request_id: str) -> plugindata_codec.PluginData | None:
     try:
         data = client.get_plugin_data(request_id, plugindata_codec.PLUGIN_NAME)
     except TeleportError as exc:
-        if exc.transient:
-            runtime.drop_teleport()
-        log.warning("Could not read plugin data: %s", exc)
+        _failed(exc, "read plugin data")
         return None
     _remember(request_id, data or {})
     return plugindata_codec.decode(data) if data else None
@@ -142,9 +148,7 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
             )
             return {}
         except TeleportError as exc:
-            if exc.transient:
-                runtime.drop_teleport()
-            log.warning("Could not read logins by role: %s", exc)
+            _failed(exc, "read logins by role")
             return {}
         if logins is not None:
             found[role] = logins
@@ -211,9 +215,7 @@ def write(request: AccessRequest, plan: NotificationPlan) -> bool:
             continue
         except TeleportError as exc:
             _forget(request.pk)
-            if exc.transient:
-                runtime.drop_teleport()
-            log.warning("Could not write plugin data: %s", exc)
+            _failed(exc, "write plugin data")
             return False
         # What Teleport now holds: our set applied to what it had ("" deletes a key).
         _remember(request.pk, {k: v for k, v in {**current, **merged}.items() if v})

@@ -4,14 +4,14 @@ Why a poller rather than the watch stream: the watch stream carries resource sta
 *who did what*; only the audit log proves that a review ("Access Request Reviewed",
 T5002I) happened and by whom, which is what the dashboard correlates notifications with.
 
-Resume rule: events are read oldest first (wire Order 0; see the ORDER QUIRK in
-teleport-grpc.md §5) from `AuditCursor.last_time` *inclusive*, so events that share the
+Resume rule: events are read oldest first (see OLDEST_FIRST in teleport/client.py) from
+`AuditCursor.last_time` *inclusive*, so events that share the
 newest timestamp are never skipped; the IDs already stored at that timestamp are kept in
 `last_ids_at_time` and skipped on the next read. Rows are upserted by event ID (idempotent)
 and the cursor moves in the same transaction as each page's rows, so a crash between
 pages loses nothing and stores nothing twice.
 
-Called by the watcher in a loop; it needs a connected AuthService stub, nothing else.
+Called by the service in a loop with the watcher's connected TeleportClient.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 from django.db import transaction
 from django.utils import timezone
 from google.protobuf.json_format import MessageToDict
 
 from teleportbridge.models import AuditCursor, AuditEvent
-from teleportbridge.teleport.proto import authservice_pb2, events_pb2
+from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.errors import TeleportError
+from teleportbridge.teleport.proto import events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,6 @@ DEFAULT_EVENT_TYPES = (
 )
 #: How far back the very first poll reads (no cursor yet).
 INITIAL_LOOKBACK = timedelta(days=7)
-#: Wire value for "oldest first": Teleport's Go enum is cast straight onto the proto enum
-#: whose names say the opposite (ORDER QUIRK), so do not use authservice_pb2.ASCENDING.
-OLDEST_FIRST = 0
 RPC_TIMEOUT = 30.0
 
 
@@ -54,7 +52,7 @@ class _Cursor:
 
 
 def poll_audit_once(
-    stub: Any,
+    client: TeleportClient,
     *,
     now: datetime | None = None,
     page_size: int = 500,
@@ -63,7 +61,7 @@ def poll_audit_once(
 ) -> int:
     """Read every new audit event up to `now`, store them, advance the cursor.
 
-    Returns how many new AuditEvent rows were stored. A gRPC failure is an expected
+    Returns how many new AuditEvent rows were stored. A TeleportError is an expected
     condition (Auth restarting, RBAC): it is recorded in `AuditCursor.last_error` as one
     line, pages already stored stay stored, and the function returns normally so the
     caller's loop simply tries again later. Anything else is a bug and is raised (after
@@ -77,23 +75,21 @@ def poll_audit_once(
     start_key = ""
     try:
         while True:
-            request = authservice_pb2.GetEventsRequest(
-                Namespace="default",
-                StartDate=start,
-                EndDate=now,
-                EventTypes=list(event_types),
-                Limit=page_size,
-                StartKey=start_key,
-                Order=OLDEST_FIRST,
+            items, last_key = client.get_events(
+                start=start,
+                end=now,
+                event_types=event_types,
+                limit=page_size,
+                start_key=start_key,
+                timeout=timeout,
             )
-            page = stub.GetEvents(request, timeout=timeout)
-            n, cursor = _store_page(page.Items, cursor, now)
+            n, cursor = _store_page(items, cursor, now)
             stored += n
-            if not page.LastKey:
+            if not last_key:
                 break
-            start_key = page.LastKey
-    except grpc.RpcError as exc:
-        message = _one_line(f"GetEvents failed: {_rpc_error_text(exc)}")
+            start_key = last_key
+    except TeleportError as exc:
+        message = _one_line(str(exc))
         log.warning("audit poll: %s (stored %d event(s) before the error)", message, stored)
         AuditCursor.objects.filter(pk=1).update(last_poll_at=now, last_error=message)
         return stored
@@ -177,14 +173,6 @@ def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
 def _fallback_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
     """Deterministic stand-in when a backend omits the event ID: re-reads still dedupe."""
     return f"{md.Type}:{request_id}:{when.isoformat()}:{md.Index}"[:128]
-
-
-def _rpc_error_text(exc: grpc.RpcError) -> str:
-    code = getattr(exc, "code", None)
-    details = getattr(exc, "details", None)
-    name = code().name if callable(code) and code() is not None else "UNKNOWN"
-    text = details() if callable(details) else str(exc)
-    return f"{name}: {text}"
 
 
 def _one_line(text: str, limit: int = 500) -> str:

@@ -3,7 +3,6 @@ short durations, secret redaction and the server-rendered SVG bar chart."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from django import template
@@ -13,20 +12,9 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 from dashboard.correlation import format_duration
+from notifications.mattermost.redaction import redact
 
 register = template.Library()
-
-# Mattermost tokens are never stored, but an error message from a client library could
-# still echo an Authorization header or a token query parameter: never show one.
-_SECRET = re.compile(
-    r"(?i)(authorization\s*[=:]\s*(?:bearer\s+)?|bearer\s+"
-    r"|\b[a-z_]*token[\"']?\s*[=:]\s*[\"']?)[^\s,;\"'&]+"
-)
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a bearer token with a placeholder."""
-    return _SECRET.sub(r"\1[redacted]", text or "")
 
 
 @register.filter

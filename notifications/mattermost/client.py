@@ -16,11 +16,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from notifications.gotext import go_path_escape
 from notifications.mattermost.errors import (
     MattermostError,
     TransientError,
@@ -31,15 +32,6 @@ from notifications.mattermost.errors import (
 logger = logging.getLogger(__name__)
 
 ETAG_CACHE_SIZE = 1024
-
-# Characters Go's url.PathEscape leaves alone in a path segment (besides unreserved ones):
-# Teleport builds its URLs that way, so e.g. "a+b@x.io" travels as-is, "/" becomes %2F.
-_PATH_SAFE = "$&+,:;=@"
-
-
-def path_escape(segment: str) -> str:
-    """Escape one path segment like Go's ``url.PathEscape``."""
-    return quote(segment, safe=_PATH_SAFE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +103,7 @@ class MattermostClient:
 
     def get_user_by_email(self, email: str) -> dict[str, Any]:
         """Resolve an email recipient to a user (403 if the server hides emails from us)."""
-        return self._call("GET", f"/users/email/{path_escape(email)}", etag=True)
+        return self._call("GET", f"/users/email/{go_path_escape(email)}", etag=True)
 
     def create_direct_channel(self, user_a: str, user_b: str) -> dict[str, Any]:
         """Create or fetch (idempotent on the server) the DM channel between two users."""
@@ -119,7 +111,7 @@ class MattermostClient:
 
     def get_channel_by_name(self, team: str, channel: str) -> dict[str, Any]:
         """Resolve ``team/channel`` URL handles (not display names) to a channel."""
-        path = f"/teams/name/{path_escape(team)}/channels/name/{path_escape(channel)}"
+        path = f"/teams/name/{go_path_escape(team)}/channels/name/{go_path_escape(channel)}"
         return self._call("GET", path, etag=True)
 
     def create_post(
@@ -164,11 +156,11 @@ class MattermostClient:
             "root_id": root_id,
             "props": props,
         }
-        return self._call("PUT", f"/posts/{path_escape(post_id)}", body=body)
+        return self._call("PUT", f"/posts/{go_path_escape(post_id)}", body=body)
 
     def get_post(self, post_id: str) -> dict[str, Any]:
         """Fetch one post, e.g. to check that a stored post still exists."""
-        return self._call("GET", f"/posts/{path_escape(post_id)}")
+        return self._call("GET", f"/posts/{go_path_escape(post_id)}")
 
     def get_channel_posts(
         self,
@@ -186,7 +178,7 @@ class MattermostClient:
         params: dict[str, Any] = {"page": page, "per_page": per_page}
         if since_ms is not None:
             params["since"] = since_ms
-        return self._call("GET", f"/channels/{path_escape(channel_id)}/posts", params=params)
+        return self._call("GET", f"/channels/{go_path_escape(channel_id)}/posts", params=params)
 
     def ping(self) -> dict[str, Any]:
         """Liveness of the server (needs no session)."""

@@ -7,7 +7,8 @@ decide what a failure means for them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 import grpc
 
@@ -32,7 +33,7 @@ from teleportbridge.teleport.proto import (
 from teleportbridge.teleport.proto import (
     authservice_pb2_grpc as pb_grpc,
 )
-from teleportbridge.teleport.proto import types_pb2
+from teleportbridge.teleport.proto import events_pb2, types_pb2
 from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 PLUGIN_DATA_KIND = "access_request"
 WATCH_KINDS = ("access_request", "access_monitoring_rule")
 DEFAULT_TIMEOUT = 10.0
+#: GetEvents' wire value for "oldest first". Teleport casts its Go enum straight onto the
+#: proto enum, whose names say the opposite (Order 0 is named DESCENDING in the proto but
+#: means ascending on the wire), so authservice_pb2.ASCENDING must not be used.
+OLDEST_FIRST = 0
 
 
 class TeleportClient:
@@ -230,9 +235,33 @@ class TeleportClient:
         )
 
     # -- audit ------------------------------------------------------------------------------
-    @property
-    def auth_stub(self) -> pb_grpc.AuthServiceStub:
-        return self._auth
+    def get_events(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        event_types: Sequence[str],
+        limit: int,
+        start_key: str = "",
+        order: int = OLDEST_FIRST,
+        timeout: float | None = None,
+    ) -> tuple[list[events_pb2.OneOf], str]:
+        """One page of audit events in [start, end): (items, the key of the next page or "")."""
+        page = self._call(
+            "GetEvents",
+            self._auth.GetEvents,
+            pb.GetEventsRequest(
+                Namespace="default",
+                StartDate=start,
+                EndDate=end,
+                EventTypes=list(event_types),
+                Limit=limit,
+                StartKey=start_key,
+                Order=order,
+            ),
+            timeout,
+        )
+        return list(page.Items), page.LastKey
 
 
 __all__ = ["TeleportClient", "TeleportError"]

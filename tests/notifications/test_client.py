@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from notifications.gotext import go_path_escape
 from notifications.mattermost import (
     Attempt,
     MattermostClient,
@@ -17,7 +18,6 @@ from notifications.mattermost import (
     TransientError,
     classify,
 )
-from notifications.mattermost.client import path_escape
 from simulators.mattermost import MattermostSimulator
 from tests.waiting import wait_until
 
@@ -69,8 +69,18 @@ def test_get_user_by_email_keeps_plus_and_at_literal(client, sim):
 
 
 def test_path_escape_matches_go_path_escape():
-    assert path_escape("a/b c@d+e:f") == "a%2Fb%20c@d+e:f"
-    assert path_escape("Ünï") == "%C3%9Cn%C3%AF"
+    """One PathEscape for URLs and links; Go escapes , and ; in a segment (an earlier
+    copy in the client left them alone)."""
+    assert go_path_escape("a/b c@d+e:f") == "a%2Fb%20c@d+e:f"
+    assert go_path_escape("Ünï") == "%C3%9Cn%C3%AF"
+    assert go_path_escape("a,b;c$d&e=f") == "a%2Cb%3Bc$d&e=f"
+
+
+def test_the_client_escapes_path_segments_as_go_does(client, sim):
+    """Found in review: the client had its own PathEscape that left , and ; raw."""
+    sim.add_user("a,b;c@example.com", "odd")
+    client.get_user_by_email("a,b;c@example.com")
+    assert ("GET", "/api/v4/users/email/a%2Cb%3Bc@example.com", 200) in sim.request_log
 
 
 def test_create_direct_channel_is_idempotent(client, sim):

@@ -11,7 +11,8 @@ from dashboard.correlation import AnomalyKind, find_anomalies
 from simulators.teleport import API_DOMAIN, TeleportSimulator
 from teleportbridge.audit_poller import poll_audit_once
 from teleportbridge.models import AuditCursor, AuditEvent
-from teleportbridge.teleport.proto import authservice_pb2_grpc
+from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.connection import Connection
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -29,10 +30,9 @@ class Clock:
 
 
 @pytest.fixture
-def sim(pki):  # pki: the session-wide cluster from tests/conftest.py
-    with TeleportSimulator(pki) as simulator:
-        simulator.clock = Clock()
-        yield simulator
+def sim(teleport):
+    teleport.clock = Clock()
+    return teleport
 
 
 def connect(sim: TeleportSimulator) -> grpc.Channel:
@@ -62,9 +62,9 @@ def sent():
 
 
 @pytest.fixture
-def stub(sim, sent):
+def client(sim, sent):
     channel = connect(sim)
-    yield authservice_pb2_grpc.AuthServiceStub(grpc.intercept_channel(channel, sent))
+    yield TeleportClient(Connection(grpc.intercept_channel(channel, sent), path="direct"))
     channel.close()
 
 
@@ -77,7 +77,7 @@ def get_events_calls(sim: TeleportSimulator) -> int:
     return len(sim.calls_to("GetEvents"))
 
 
-def test_stores_each_event_type_with_its_fields(sim, stub):
+def test_stores_each_event_type_with_its_fields(sim, client):
     rid = sim.create_request(user="alice", roles=["prod-db"], reason="incident 7")
     sim.review(rid, "bob", "APPROVED", reason="ok")
     sim.emit_audit_event("access_request.update", rid, user="alice", state="APPROVED")
@@ -85,7 +85,7 @@ def test_stores_each_event_type_with_its_fields(sim, stub):
     sim.emit_audit_event("access_request.expire", "other")
     sim.emit_unknown_audit_event("access_request.search")  # not in our proto: skipped
 
-    assert poll_audit_once(stub, now=later(sim)) == 5
+    assert poll_audit_once(client, now=later(sim)) == 5
 
     review = AuditEvent.objects.get(event_type="access_request.review")
     assert (review.code, review.request_id, review.reviewer) == ("T5002I", rid, "bob")
@@ -97,9 +97,9 @@ def test_stores_each_event_type_with_its_fields(sim, stub):
     assert AuditEvent.objects.get(event_type="access_request.expire").request_id == "other"
 
 
-def test_sends_oldest_first_and_the_requested_types(sim, stub, sent):
+def test_sends_oldest_first_and_the_requested_types(sim, client, sent):
     now = later(sim)
-    poll_audit_once(stub, now=now, event_types=("access_request.review",))
+    poll_audit_once(client, now=now, event_types=("access_request.review",))
     [request] = sent.requests
     assert request.Order == 0  # on the wire 0 = oldest first (ORDER QUIRK)
     assert list(request.EventTypes) == ["access_request.review"]
@@ -108,20 +108,20 @@ def test_sends_oldest_first_and_the_requested_types(sim, stub, sent):
     assert request.StartDate.ToDatetime(tzinfo=dt.UTC) == now - dt.timedelta(days=7)
 
 
-def test_pages_are_chained_with_last_key(sim, stub, sent):
+def test_pages_are_chained_with_last_key(sim, client, sent):
     for i in range(5):
         sim.create_request(user=f"u{i}")
-    poll_audit_once(stub, now=later(sim), page_size=2)
+    poll_audit_once(client, now=later(sim), page_size=2)
     keys = [r.StartKey for r in sent.requests]
     assert keys[0] == "" and all(keys[1:]) and len(set(keys)) == 3
     assert {r.Limit for r in sent.requests} == {2}
 
 
-def test_pages_through_everything_and_the_cursor_ends_on_the_newest(sim, stub):
+def test_pages_through_everything_and_the_cursor_ends_on_the_newest(sim, client):
     ids = [sim.create_request(user=f"u{i}") for i in range(7)]
     now = later(sim)
 
-    assert poll_audit_once(stub, now=now, page_size=3) == 7
+    assert poll_audit_once(client, now=now, page_size=3) == 7
 
     assert get_events_calls(sim) == 3  # 3 + 3 + 1
     assert set(AuditEvent.objects.values_list("request_id", flat=True)) == set(ids)
@@ -132,16 +132,16 @@ def test_pages_through_everything_and_the_cursor_ends_on_the_newest(sim, stub):
     assert (cursor.events_stored, cursor.last_poll_at, cursor.last_error) == (7, now, "")
 
 
-def test_an_exact_multiple_of_the_page_size_ends_with_an_empty_page(sim, stub):
+def test_an_exact_multiple_of_the_page_size_ends_with_an_empty_page(sim, client):
     for i in range(4):
         sim.create_request(user=f"u{i}")
-    assert poll_audit_once(stub, now=later(sim), page_size=2) == 4
+    assert poll_audit_once(client, now=later(sim), page_size=2) == 4
     assert AuditEvent.objects.count() == 4
 
 
-def test_resume_after_restart_reads_nothing_twice_and_skips_nothing(sim, stub, pki):
+def test_resume_after_restart_reads_nothing_twice_and_skips_nothing(sim, client, pki):
     first = [sim.create_request(user=f"a{i}") for i in range(3)]
-    assert poll_audit_once(stub, now=later(sim), page_size=2) == 3
+    assert poll_audit_once(client, now=later(sim), page_size=2) == 3
 
     # Auth restarts and, meanwhile, more happens: one event at exactly the cursor's time
     # (the inclusive start must not skip it) and two later ones.
@@ -153,10 +153,10 @@ def test_resume_after_restart_reads_nothing_twice_and_skips_nothing(sim, stub, p
     sim.start(port=sim.port)
 
     channel = connect(sim)  # a new process: a new channel, the cursor comes from the DB
-    stub2 = authservice_pb2_grpc.AuthServiceStub(channel)
+    client2 = TeleportClient(Connection(channel, path="direct"))
     try:
-        assert poll_audit_once(stub2, now=later(sim), page_size=2) == 3
-        assert poll_audit_once(stub2, now=later(sim), page_size=2) == 0
+        assert poll_audit_once(client2, now=later(sim), page_size=2) == 3
+        assert poll_audit_once(client2, now=later(sim), page_size=2) == 0
     finally:
         channel.close()
 
@@ -165,37 +165,37 @@ def test_resume_after_restart_reads_nothing_twice_and_skips_nothing(sim, stub, p
     assert AuditCursor.objects.get(pk=1).events_stored == 6
 
 
-def test_events_sharing_the_newest_timestamp_are_all_kept(sim, stub):
+def test_events_sharing_the_newest_timestamp_are_all_kept(sim, client):
     t = T0 + dt.timedelta(minutes=5)
     a = sim.emit_audit_event("access_request.review", "r1", reviewer="bob", time=t)
-    assert poll_audit_once(stub, now=t + dt.timedelta(seconds=1)) == 1
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=1)) == 1
     b = sim.emit_audit_event("access_request.review", "r2", reviewer="carol", time=t)
-    assert poll_audit_once(stub, now=t + dt.timedelta(seconds=2)) == 1
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=2)) == 1
     cursor = AuditCursor.objects.get(pk=1)
     assert cursor.last_time == t
     assert sorted(cursor.last_ids_at_time) == sorted([a, b])
 
 
-def test_first_poll_looks_back_seven_days_only(sim, stub):
+def test_first_poll_looks_back_seven_days_only(sim, client):
     now = T0 + dt.timedelta(days=10)
     sim.emit_audit_event("access_request.create", "ancient", time=now - dt.timedelta(days=8))
     sim.emit_audit_event("access_request.create", "recent", time=now - dt.timedelta(days=6))
-    assert poll_audit_once(stub, now=now) == 1
+    assert poll_audit_once(client, now=now) == 1
     assert list(AuditEvent.objects.values_list("request_id", flat=True)) == ["recent"]
 
 
-def test_a_failure_is_recorded_in_one_line_and_keeps_the_cursor(sim, stub):
+def test_a_failure_is_recorded_in_one_line_and_keeps_the_cursor(sim, client):
     for i in range(3):
         sim.create_request(user=f"u{i}")
-    assert poll_audit_once(stub, now=later(sim)) == 3
+    assert poll_audit_once(client, now=later(sim)) == 3
     before = AuditCursor.objects.get(pk=1)
 
     sim.create_request(user="while-denied")
     sim.deny("list", "event")
     now = later(sim)
-    assert poll_audit_once(stub, now=now) == 0
+    assert poll_audit_once(client, now=now) == 0
     cursor = AuditCursor.objects.get(pk=1)
-    assert cursor.last_error.startswith("GetEvents failed: PERMISSION_DENIED")
+    assert cursor.last_error.startswith("GetEvents: permission denied")
     assert "\n" not in cursor.last_error
     assert (cursor.last_time, cursor.last_ids_at_time) == (
         before.last_time,
@@ -204,44 +204,44 @@ def test_a_failure_is_recorded_in_one_line_and_keeps_the_cursor(sim, stub):
     assert cursor.last_poll_at == now
 
     sim.allow("list", "event")
-    assert poll_audit_once(stub, now=later(sim)) == 1
+    assert poll_audit_once(client, now=later(sim)) == 1
     assert AuditCursor.objects.get(pk=1).last_error == ""
 
 
-def test_a_failure_on_a_later_page_keeps_the_pages_already_stored(sim, stub, sent):
+def test_a_failure_on_a_later_page_keeps_the_pages_already_stored(sim, client, sent):
     for i in range(5):
         sim.create_request(user=f"u{i}")
     # Fault injected through the simulator right after the first page went out.
     sent.on_request = lambda n: n == 2 and sim.deny("list", "event")
-    assert poll_audit_once(stub, now=later(sim), page_size=2) == 2
+    assert poll_audit_once(client, now=later(sim), page_size=2) == 2
     cursor = AuditCursor.objects.get(pk=1)
-    assert "PERMISSION_DENIED" in cursor.last_error
+    assert "permission denied" in cursor.last_error
     assert cursor.last_time == AuditEvent.objects.order_by("-time").first().time
 
     sim.allow("list", "event")
     sent.on_request = lambda n: None
-    assert poll_audit_once(stub, now=later(sim), page_size=2) == 3
+    assert poll_audit_once(client, now=later(sim), page_size=2) == 3
     assert AuditEvent.objects.count() == AuditCursor.objects.get(pk=1).events_stored == 5
 
 
-def test_an_unreachable_server_is_an_error_not_an_exception(sim, stub):
+def test_an_unreachable_server_is_an_error_not_an_exception(sim, client):
     sim.stop()
-    assert poll_audit_once(stub, now=later(sim), timeout=2) == 0
-    assert "UNAVAILABLE" in AuditCursor.objects.get(pk=1).last_error
+    assert poll_audit_once(client, now=later(sim), timeout=2) == 0
+    assert "unreachable" in AuditCursor.objects.get(pk=1).last_error
 
 
-def test_rereading_after_losing_the_cursor_stores_nothing_twice(sim, stub):
+def test_rereading_after_losing_the_cursor_stores_nothing_twice(sim, client):
     for i in range(3):
         sim.create_request(user=f"u{i}")
-    assert poll_audit_once(stub, now=later(sim)) == 3
+    assert poll_audit_once(client, now=later(sim)) == 3
     AuditCursor.objects.all().delete()
-    assert poll_audit_once(stub, now=later(sim)) == 0
+    assert poll_audit_once(client, now=later(sim)) == 0
     assert AuditEvent.objects.count() == 3
 
 
-def test_polled_reviews_feed_the_correlation(sim, stub):
+def test_polled_reviews_feed_the_correlation(sim, client):
     rid = sim.create_request(user="alice", roles=["prod-db"])
     sim.review(rid, "mallory", "APPROVED")
-    poll_audit_once(stub, now=later(sim))
+    poll_audit_once(client, now=later(sim))
     [anomaly] = find_anomalies(now=later(sim))
     assert (anomaly.kind, anomaly.request_id) == (AnomalyKind.REVIEW_WITHOUT_NOTIFICATION, rid)
