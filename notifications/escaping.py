@@ -5,10 +5,10 @@ see :mod:`notifications.render` for why there are two outputs.
 
 Hardening, and why it is the smallest change that works:
 
-* Names (``safe_inline``): collapsed onto one line, markdown specials backslash-escaped
-  (mattermost-api.md section 7), ``://`` and ``www.`` defused so nothing auto-links, and a
-  zero-width space after every ``@`` that could start a mention. An ``@`` preceded by a letter
-  or digit (``bob@example.com``) is an e-mail address, not a mention, and is left alone.
+* Names (``safe_inline``): collapsed onto one line, Mattermost's markdown specials
+  backslash-escaped, ``://`` and ``www.`` defused so nothing auto-links, and a zero-width
+  space after every ``@`` that could start a mention. An ``@`` preceded by a letter or digit
+  (``bob@example.com``) is an e-mail address, not a mention, and is left alone.
 * Reasons (``escape_reason(..., safe=True)``): the plugin wraps them in an inline code span,
   but CommonMark parses blocks before inlines, so a reason line that is blank or starts with a
   block marker (``#``, ``>``, ``-``, ``~~~``, ``1.``, ``|``...) ends the paragraph, the code span
@@ -141,7 +141,7 @@ def escape_reason(text: str | bytes, limit: int = REASON_LIMIT, *, safe: bool = 
 
 _NEWLINES = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 # Always escaped: each can open emphasis, code, links, images, HTML, headings, quotes, tables,
-# strikethrough or a ~channel link (mattermost-api.md section 7).
+# strikethrough or a ~channel link in Mattermost's markdown.
 _ALWAYS_ESCAPE = frozenset("\\*`[]()#>|~!<")
 _LEADING_LIST = re.compile(r"([0-9]{1,9})([.)])(?=[ \t]|$)")
 

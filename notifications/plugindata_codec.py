@@ -1,4 +1,4 @@
-"""Codec for the plugin data stored in Teleport for each access request (plugin section 9).
+"""Codec for the plugin data the Go plugin stores in Teleport for each access request.
 
 Byte compatibility matters here more than anywhere: the official plugin and this bridge must be
 able to take over from each other, and every write is a compare-and-swap whose ``expect`` map

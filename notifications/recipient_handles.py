@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from notifications.render import go_runes, go_to_bytes
+from notifications.gotext import go_runes, go_to_bytes
 
 __all__ = [
     "RECIPIENT_FORMAT_ERROR",

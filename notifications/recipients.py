@@ -1,6 +1,6 @@
 """Who hears about a request: TOML routing, suggested reviewers, monitoring rules, admin.
 
-Precedence mirrors the official plugin (shared/reference/plugin-behaviour.md §5): when
+Precedence mirrors the official plugin: when
 matching access monitoring rules name recipients, they replace the TOML routing and the
 suggested reviewers. Admin-managed recipients are our addition and always apply.
 Resolution turns each handle into a Mattermost channel id; a failed lookup skips that

@@ -29,34 +29,12 @@ from datetime import UTC, datetime
 from notifications.escaping import (
     MAX_POST_BYTES,
     MAX_POST_RUNES,
-    MAX_POST_RUNES_V1,
-    REASON_LIMIT,
-    TRUNCATION_MARKER,
     escape_reason,
     fit_message,
     post_fits,
     safe_inline,
 )
-from notifications.gotext import go_escaped_path, go_path_escape, go_runes, go_to_bytes
-
-__all__ = [
-    "MAX_POST_BYTES",
-    "MAX_POST_RUNES",
-    "MAX_POST_RUNES_V1",
-    "REASON_LIMIT",
-    "STATUS_EMOJI",
-    "TRUNCATION_MARKER",
-    "RootPostData",
-    "escape_reason",
-    "fit_message",
-    "go_path_escape",
-    "go_runes",
-    "go_to_bytes",
-    "render_review_reply",
-    "render_root_post",
-    "request_link",
-    "safe_inline",
-]
+from notifications.gotext import go_escaped_path, go_path_escape
 
 #: Root-post status line emoji. Anything not listed (PROMOTED, unknown tags) gets none,
 #: which yields two spaces in ``**Status**:  PROMOTED`` exactly like the plugin.
@@ -127,7 +105,7 @@ def render_root_post(
     strict_compat: bool = False,
     max_runes: int = MAX_POST_RUNES,
 ) -> str:
-    """The root post text (plugin section 7): seven ``\\n``-terminated lines, then the tail.
+    """The root post text (the Go plugin's template): seven ``\\n``-terminated lines, then the tail.
 
     ``strict_compat=True`` is identical to the Go plugin, size included (an oversized post is
     what the plugin would send, and be refused). The default hardened output escapes names,
@@ -186,7 +164,7 @@ def render_review_reply(
     *,
     strict_compat: bool = False,
 ) -> str:
-    """The thread reply for one review (plugin section 8).
+    """The thread reply for one review (the Go plugin's template).
 
     ``<author> reviewed the request at <created>.\\nResolution: <emoji> <STATE>.\\n`` followed
     by ``Reason: <escaped>.`` only when the review has a reason (no trailing newline either

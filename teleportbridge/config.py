@@ -2,7 +2,7 @@
 
 Drop-in compatibility is the point: a file that works with `teleport-mattermost start`
 works here, and a file it rejects is rejected with the same message (one line, naming the
-key). See shared/reference/plugin-behaviour.md section 2 for the rules mirrored here.
+key).
 """
 
 from __future__ import annotations

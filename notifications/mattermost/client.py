@@ -1,6 +1,6 @@
 """Mattermost REST API v4 client for the few calls the access-request plugin makes.
 
-Design (see STYLE.md §4): one pooled ``requests.Session`` shared by all worker threads, a
+Design: one pooled ``requests.Session`` shared by all worker threads, a
 default timeout on every call, **no hidden retries** (``max_retries=0``: a silently retried
 POST could create a duplicate post; retry policy belongs to the caller, who records each
 attempt and backs off). Every HTTP call, successful or not, is reported to ``on_attempt`` as

@@ -1,4 +1,4 @@
-"""In-memory audit log answering ``GetEvents`` like Teleport's (teleport-grpc.md §2 and §5).
+"""In-memory audit log answering ``GetEvents`` like Teleport's.
 
 Why keep it faithful: the bridge's audit import depends on the awkward bits, namely the wire
 order quirk (0 = oldest first), opaque paging keys, the ``[StartDate, EndDate)`` window, the

@@ -316,7 +316,7 @@ def make_cluster(cluster_name: str = "sim.example.com", key_type: KeyType = "ec"
 
 
 def identity_file_text(creds: ClientCreds, cluster_name: str) -> str:
-    """Render the ``tctl auth sign --format=file`` layout (see teleport-connection.md §2).
+    """Render the ``tctl auth sign --format=file`` layout.
 
     Order: private key, SSH certificate line, TLS certificate, ``@cert-authority`` line(s),
     TLS CA certificate(s).

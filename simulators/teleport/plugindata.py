@@ -1,6 +1,6 @@
 """Plugin data: small per-request key/value maps that plugins update by compare-and-swap.
 
-Semantics follow Teleport (teleport-grpc.md §3, plugin-behaviour.md §9): setting a key to ""
+Semantics follow Teleport's UpdatePluginData: setting a key to ""
 deletes it, an ``expect`` value of "" means "key must be absent", a plugin entry with no keys
 disappears, and any mismatch is CompareFailed (FAILED_PRECONDITION) with nothing written.
 """

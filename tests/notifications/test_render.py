@@ -6,12 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from notifications.escaping import MAX_POST_RUNES, MAX_POST_RUNES_V1, TRUNCATION_MARKER
+from notifications.gotext import go_path_escape
 from notifications.render import (
-    MAX_POST_RUNES,
-    MAX_POST_RUNES_V1,
-    TRUNCATION_MARKER,
     RootPostData,
-    go_path_escape,
     render_review_reply,
     render_root_post,
     request_link,
