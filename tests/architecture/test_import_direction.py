@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("common", "teleportbridge", "notifications", "dashboard", "bridge")
+NAMED = {*PRODUCT, "simulators"}
 # What each package must never import (beyond itself and the libraries).
 FORBIDDEN = {
     "common": {"teleportbridge", "notifications", "dashboard", "bridge", "simulators"},
