@@ -38,11 +38,7 @@ def _modules_named(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((node.lineno, node.module))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value.strip()
-            if (
-                text.count(".") >= 1
-                and " " not in text
-                and text.split(".")[0] in PRODUCT + ("simulators",)
-            ):
+            if "." in text and " " not in text and text.split(".")[0] in NAMED:
                 found.append((node.lineno, text))
     return found
 
