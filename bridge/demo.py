@@ -16,12 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from simulators.mattermost.server import MattermostSimulator
 from simulators.teleport.certs import make_cluster, write_identity_file
 from simulators.teleport.server import TeleportSimulator
+
+if TYPE_CHECKING:
+    from simulators.teleport.proxy import ProxySimulator
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -35,7 +39,7 @@ class Demo:
         self.via_proxy = via_proxy
         self.say = say
         self.children: list[subprocess.Popen] = []
-        self.proxy = None
+        self.proxy: ProxySimulator | None = None
         self.stop = threading.Event()
         self._seen: dict[str, int] = {}  # post id -> update_at already printed
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from django.db import connections
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ LOCK_KEY = 0x7E1E_4D4D  # arbitrary, constant: "teleport-mattermost" watcher
 class LeaderLock:
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
-        self._conn = None
+        self._conn: psycopg.Connection | None = None  # the session that holds the lock
 
     @property
     def supported(self) -> bool:

@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -87,7 +88,7 @@ class Service:
         )
         self.stopping = threading.Event()
         self.lock = LeaderLock()
-        self.cluster = None
+        self.cluster: Any = None  # django-q2's Cluster (untyped), once started
         self._threads: list[threading.Thread] = []
         # Stop signals received so far (only the main thread runs signal handlers).
         self._signals: set[int] = set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 from django.db.models import (
     Count,
@@ -28,6 +29,23 @@ from notifications.models import NotificationPlan, Post
 from teleportbridge.models import AccessRequest, AuditEvent, Review
 
 REVIEW_EVENT = "access_request.review"
+
+
+class FactRow(Protocol):
+    """An AccessRequest row carrying the facts as attributes: added by annotated_requests()
+    (SQL annotations) or annotate_in_bulk() (set in Python); the model declares neither."""
+
+    pk: str
+    state: str
+    first_seen_at: datetime | None
+    plan_status: str | None
+    notified_at: datetime | None
+    root_posts: int
+    failed_posts: int
+    review_rows: int
+    review_events: int
+    first_review_row_at: datetime | None
+    first_review_event_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,7 @@ def annotate_in_bulk(qs: QuerySet[AccessRequest]) -> list[AccessRequest]:
     each fact is one grouped query over the window, so a month of history stays fast."""
     # Only what the anomaly rules read: decoding every JSON column of a month of requests
     # was a third of the overview's time.
-    rows = list(
+    rows: list[Any] = list(  # AccessRequest rows that become FactRows below
         qs.only(
             "id", "state", "roles", "created_at", "first_seen_at", "resolved_at", "last_event_at"
         )
@@ -140,18 +158,19 @@ def annotate_in_bulk(qs: QuerySet[AccessRequest]) -> list[AccessRequest]:
 
 
 def facts_for(request: AccessRequest) -> RequestFacts:
-    """Facts from a row of `annotated_requests()`."""
+    """Facts from a row of `annotated_requests()` or `annotate_in_bulk()`."""
+    row = cast(FactRow, request)
     return RequestFacts(
-        request_id=request.pk,
-        state=request.state,
-        first_seen_at=request.first_seen_at,
-        notified_at=request.notified_at,
-        root_posts=request.root_posts,
-        failed_posts=request.failed_posts,
-        review_rows=request.review_rows,
-        review_events=request.review_events,
-        first_review_row_at=request.first_review_row_at,
-        first_review_event_at=request.first_review_event_at,
+        request_id=row.pk,
+        state=row.state,
+        first_seen_at=row.first_seen_at,
+        notified_at=row.notified_at,
+        root_posts=row.root_posts,
+        failed_posts=row.failed_posts,
+        review_rows=row.review_rows,
+        review_events=row.review_events,
+        first_review_row_at=row.first_review_row_at,
+        first_review_event_at=row.first_review_event_at,
     )
 
 

@@ -184,7 +184,7 @@ def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.
         system_annotations=dict(request.system_annotations),
         suggested_reviewers=list(request.suggested_reviewers),
         logins_by_role=dict(plan.logins_by_role),
-        messages=[(p.channel_id, p.mattermost_id) for p in roots],
+        messages=[plugindata_codec.Message(p.channel_id, p.mattermost_id) for p in roots],
     )
 
 

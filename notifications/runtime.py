@@ -22,8 +22,17 @@ from teleportbridge.teleport.errors import TeleportError
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()  # guards the cached handles below (django-q2 threads, tests)
-_cached: dict[str, object] = {}
+
+class _Handles:
+    """This process's cached handles; every field is read and written under _lock."""
+
+    config: tuple[tuple[str, float], Config] | None = None  # ((path, mtime), parsed)
+    mattermost: MattermostClient | None = None
+    teleport: TeleportClient | None = None
+
+
+_lock = threading.Lock()  # guards _handles (django-q2 worker threads, tests)
+_handles = _Handles()
 
 
 def config_path() -> str:
@@ -38,37 +47,35 @@ def get_config() -> Config:
     except OSError:
         mtime = 0.0
     with _lock:
-        cached = _cached.get("config")
-        if cached is not None and cached[0] == (path, mtime):
-            return cached[1]
+        cached = _handles.config
+    if cached is not None and cached[0] == (path, mtime):
+        return cached[1]
     cfg = load_config(path)
+    stale: MattermostClient | None = None
     with _lock:
         if cached is not None and cached[1].mattermost != cfg.mattermost:
-            old = _cached.pop("mattermost", None)
-            if old is not None:
-                old.close()
-        _cached["config"] = ((path, mtime), cfg)
+            stale, _handles.mattermost = _handles.mattermost, None
+        _handles.config = ((path, mtime), cfg)
+    if stale is not None:
+        stale.close()
     return cfg
 
 
 def mattermost() -> MattermostClient:
     cfg = get_config()
     with _lock:
-        client = _cached.get("mattermost")
-        if client is None:
-            client = MattermostClient(
+        if _handles.mattermost is None:
+            _handles.mattermost = MattermostClient(
                 cfg.mattermost.url, cfg.mattermost.token, on_attempt=attempts.record
             )
-            _cached["mattermost"] = client
-        return client
+        return _handles.mattermost
 
 
 def teleport() -> TeleportClient | None:
     """A Teleport client for plugin data, or None when Teleport cannot be reached now."""
     with _lock:
-        client = _cached.get("teleport")
-    if client is not None:
-        return client
+        if _handles.teleport is not None:
+            return _handles.teleport
     from teleportbridge.teleport.dialer import Dialer
     from teleportbridge.teleport.identity import CredentialSource
 
@@ -79,15 +86,21 @@ def teleport() -> TeleportClient | None:
         log.warning("Teleport unreachable for plugin data, will retry later: %s", exc)
         return None
     client = TeleportClient(conn)
+    # Dialing happens outside the lock (it can take seconds); two threads may both dial.
+    # The first to get here wins and the other closes its own connection.
     with _lock:
-        _cached["teleport"] = client
-    return client
+        if _handles.teleport is None:
+            _handles.teleport = client
+            return client
+        winner = _handles.teleport
+    client.close()
+    return winner
 
 
 def drop_teleport() -> None:
     """Forget a broken Teleport connection; the next call dials again."""
     with _lock:
-        client = _cached.pop("teleport", None)
+        client, _handles.teleport = _handles.teleport, None
     if client is not None:
         client.close()
 
@@ -95,8 +108,8 @@ def drop_teleport() -> None:
 def reset() -> None:
     """Close and forget every handle (tests switch simulators between cases)."""
     with _lock:
-        items = list(_cached.items())
-        _cached.clear()
-    for name, obj in items:
-        if name in ("mattermost", "teleport"):
-            obj.close()
+        mm, tp = _handles.mattermost, _handles.teleport
+        _handles.config = _handles.mattermost = _handles.teleport = None
+    for client in (mm, tp):
+        if client is not None:
+            client.close()

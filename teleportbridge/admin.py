@@ -4,7 +4,7 @@ the watcher/poller are the only writers; the admin is for looking things up."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import CharField
+from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.urls import reverse
@@ -44,7 +44,7 @@ class AccessRequestAdmin(ReadOnlyAdmin):
     inlines = [ReviewInline]
     exclude = ("fingerprint",)
 
-    def get_queryset(self, request: HttpRequest):  # type: ignore[override]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessRequest]:
         # JSON role lists are searched as text, so "prod" finds ["prod-db", "dev"].
         return super().get_queryset(request).annotate(roles_text=Cast("roles", CharField()))
 

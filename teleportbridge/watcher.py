@@ -21,7 +21,7 @@ from common.backoff import Backoff
 from common.request_log import request_context
 from teleportbridge import sync
 from teleportbridge.models import WatcherState
-from teleportbridge.teleport.client import TeleportClient
+from teleportbridge.teleport.client import TeleportClient, WatchStream
 from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.errors import (
     TeleportError,
@@ -66,7 +66,7 @@ class Watcher:
         self.proxy_public_addr = ""
         # The current stream, so stop() (from a signal handler thread) can cancel it.
         self._stream_lock = threading.Lock()
-        self._stream = None
+        self._stream: WatchStream | None = None
         self.connections = 0
         self._stamped_at = float("-inf")  # monotonic time of the last last_event_at write
 

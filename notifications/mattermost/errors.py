@@ -234,7 +234,7 @@ def _classify_exception(exc: BaseException) -> MattermostError:
     if isinstance(exc, ValueError):
         # A 2xx whose body is not JSON: usually a proxy or captive portal answering for
         # Mattermost. The call may or may not have taken effect, so treat it as transient.
-        return TransientError(f"Mattermost sent a response that is not JSON: {_one_line(exc)}")
+        return TransientError(f"Mattermost sent a response that is not JSON: {_one_line(str(exc))}")
     raise TypeError(f"classify() cannot handle {type(exc).__name__}") from exc
 
 

@@ -63,5 +63,13 @@ class Faults:
         return None
 
 
-def rule(n: int, *, method: str = "", path_prefix: str = "", **extra: float) -> _Rule:
-    return _Rule(remaining=n, method=method.upper(), path_prefix=path_prefix, **extra)
+def rule(
+    n: int, *, method: str = "", path_prefix: str = "", status: int = 0, retry_after: float = 0
+) -> _Rule:
+    return _Rule(
+        remaining=n,
+        method=method.upper(),
+        path_prefix=path_prefix,
+        status=status,
+        retry_after=retry_after,
+    )

@@ -137,8 +137,9 @@ def finish_create(state: SimState, pending: PendingPost) -> dict[str, Any]:
                     400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter."
                 )
         now = state.now_ms()
-        post = {
-            "id": new_id(),
+        post_id = new_id()
+        post: dict[str, Any] = {
+            "id": post_id,
             "create_at": now,
             "update_at": now,
             "edit_at": 0,

@@ -50,7 +50,7 @@ def parse_client_hello(data: bytes) -> tuple[str, list[str]] | None:
     pos += 1 + body[pos]  # session id
     pos += 2 + struct.unpack("!H", body[pos : pos + 2])[0]  # cipher suites
     pos += 1 + body[pos]  # compression methods
-    sni, alpn = "", []
+    sni, alpn = "", list[str]()
     if pos + 2 > len(body):
         return sni, alpn
     ext_end = pos + 2 + struct.unpack("!H", body[pos : pos + 2])[0]

@@ -76,7 +76,7 @@ class _Interceptor(grpc.ServerInterceptor):
         def prologue(context: grpc.ServicerContext) -> None:
             md = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
             names = context.auth_context().get("x509_common_name") or [b""]
-            sim.record_call(CallRecord(method, md, names[0].decode()))
+            sim.record_call(CallRecord(method, md, bytes(names[0]).decode()))
             context.send_initial_metadata((("version", sim.server_version),))
             version = md.get("version")
             if (

@@ -130,6 +130,7 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
                     return
                 if item is Signal.DROPPED:
                     context.abort(grpc.StatusCode.UNAVAILABLE, "watch stream dropped by simulator")
+                    return
                 yield item
         finally:
             hub.unsubscribe(sub)
@@ -301,4 +302,4 @@ def _peer_addr(peer: str) -> str:
 def _peer_user(context: grpc.ServicerContext) -> str:
     """The Teleport user of the caller: the client certificate's CN."""
     names = context.auth_context().get("x509_common_name") or [b""]
-    return names[0].decode()
+    return bytes(names[0]).decode()

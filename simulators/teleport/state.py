@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
 
 from simulators.teleport.audit import AuditLog, ts
 from simulators.teleport.errors import BadParameter, NotFound
@@ -74,7 +75,7 @@ class ClusterState:
         self, kind: str, resource: types_pb2.AccessRequestV3 | amr_pb2.AccessMonitoringRule
     ) -> None:
         event = authservice_pb2.Event(Type=authservice_pb2.PUT)
-        if kind == KIND_REQUEST:
+        if isinstance(resource, types_pb2.AccessRequestV3):
             event.AccessRequest.CopyFrom(resource)
         else:
             event.AccessMonitoringRule.CopyFrom(resource)
@@ -214,7 +215,9 @@ class ClusterState:
         resolves a pending request to its proposed state; ``auto_resolve=False`` keeps the
         request pending, as a higher threshold would.
         """
-        proposed = RequestState.Value(state) if isinstance(state, str) else state
+        proposed = cast(
+            "RequestState", RequestState.Value(state) if isinstance(state, str) else state
+        )
         if proposed not in (RequestState.APPROVED, RequestState.DENIED):
             raise BadParameter(f"invalid review state {_state_name(proposed)}")
         with self._lock:
@@ -255,7 +258,9 @@ class ClusterState:
         annotations: Mapping[str, Sequence[str]] | None = None,
     ) -> types_pb2.AccessRequestV3:
         """Resolve a pending request (PUT + access_request.update audit); returns it."""
-        new_state = RequestState.Value(state) if isinstance(state, str) else state
+        new_state = cast(
+            "RequestState", RequestState.Value(state) if isinstance(state, str) else state
+        )
         if new_state not in (RequestState.APPROVED, RequestState.DENIED, RequestState.PROMOTED):
             raise BadParameter(f"cannot set request state to {_state_name(new_state)}")
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Protocol
 
 import grpc
 
@@ -45,6 +46,12 @@ DEFAULT_TIMEOUT = 10.0
 #: proto enum, whose names say the opposite (Order 0 is named DESCENDING in the proto but
 #: means ascending on the wire), so authservice_pb2.ASCENDING must not be used.
 OLDEST_FIRST = 0
+
+
+class WatchStream(Iterator[pb.Event], Protocol):
+    """A server-streaming call: iterate for events, cancel() to end it from any thread."""
+
+    def cancel(self) -> bool: ...
 
 
 class TeleportClient:
@@ -127,7 +134,7 @@ class TeleportClient:
             )
 
     # -- watching and listing ---------------------------------------------------------------
-    def watch(self, kinds: tuple[str, ...] = WATCH_KINDS) -> Iterator[pb.Event]:
+    def watch(self, kinds: tuple[str, ...] = WATCH_KINDS) -> WatchStream:
         """Open a WatchEvents stream; the returned iterator can be `.cancel()`-ed."""
         request = pb.Watch(
             Kinds=[types_pb2.WatchKind(Kind=k) for k in kinds], AllowPartialSuccess=True

@@ -113,9 +113,9 @@ class AlpnBridge:
             for task in pending:
                 task.cancel()
             for task in done:
-                exc = task.exception()
-                if exc is not None and not isinstance(exc, ConnectionError):
-                    self._note_failure(exc)
+                failure = task.exception()
+                if failure is not None and not isinstance(failure, ConnectionError):
+                    self._note_failure(failure)
         finally:
             for task in tasks:
                 task.cancel()

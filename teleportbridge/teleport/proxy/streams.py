@@ -60,7 +60,9 @@ def https_proxy_for(host: str) -> urllib.parse.SplitResult | None:
     """The HTTPS_PROXY URL to tunnel through, unless NO_PROXY exempts `host` (Go's rules)."""
     proxies = urllib.request.getproxies_environment()
     url = proxies.get("https")
-    if not url or urllib.request.proxy_bypass_environment(host, proxies):
+    # proxy_bypass_environment is public in CPython but missing from typeshed.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not url or bypass(host, proxies):
         return None
     return urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
 
