@@ -188,6 +188,9 @@ AUDIT_NOTIFY_DEADLINE_SECONDS = _env(env.int, "AUDIT_NOTIFY_DEADLINE_SECONDS", d
 # Delivery: attempts before a post is marked failed, and how long a SENDING claim holds.
 NOTIFY_MAX_ATTEMPTS = _env(env.int, "NOTIFY_MAX_ATTEMPTS", default=15)
 NOTIFY_SENDING_LEASE_SECONDS = _env(env.int, "NOTIFY_SENDING_LEASE_SECONDS", default=60)
+# A request may name any number of suggested reviewers; each costs Mattermost lookups and a
+# DM. The first N are notified, the rest recorded on the plan as skipped.
+NOTIFY_MAX_SUGGESTED_REVIEWERS = _env(env.int, "NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20)
 
 # runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
 # Go plugin's 15 s; keep it below your supervisor's kill timeout.

@@ -14,6 +14,7 @@ import fnmatch
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from notifications import runtime
@@ -23,16 +24,20 @@ from notifications.models import ChannelLookup, Recipient
 from notifications.recipient_handles import display_name_hint, is_email, parse_handle
 from teleportbridge.config import Config
 from teleportbridge.models import AccessMonitoringRule, AccessRequest
+from teleportbridge.sanitize import shown
 
 log = logging.getLogger(__name__)
 
 LOOKUP_TTL = timedelta(minutes=10)
+# ChannelLookup.handle and Post.recipient hold this much; RFC 5321 caps an address at 254.
+HANDLE_MAX = 255
 
 
 @dataclasses.dataclass
 class Wanted:
     handle: str
     source: str  # "rule:<name>", "config", "suggested", "admin"
+    skipped: str = ""  # why this one is not looked up (recorded on the plan)
 
 
 @dataclasses.dataclass
@@ -77,14 +82,7 @@ def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
     wanted = _rule_recipients(request)
     if not wanted:
         wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]
-        for reviewer in request.suggested_reviewers:
-            if is_email(reviewer):
-                wanted.append(Wanted(reviewer, "suggested"))
-            else:
-                log.warning(
-                    "Failed to notify a suggested reviewer with an invalid email address: %r",
-                    reviewer,
-                )
+        wanted += _suggested(request.suggested_reviewers)
     for admin in Recipient.objects.filter(enabled=True):
         pattern = admin.role_pattern.strip()
         if not pattern or any(fnmatch.fnmatchcase(role, pattern) for role in request.roles):
@@ -96,6 +94,38 @@ def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
             seen.add(w.handle)
             unique.append(w)
     return unique
+
+
+def _suggested(reviewers: list[str]) -> list[Wanted]:
+    """Suggested reviewers with a valid email, at most NOTIFY_MAX_SUGGESTED_REVIEWERS of them
+    (300 names must not mean 300 lookups and 300 DMs); the rest are kept as skipped."""
+    limit = getattr(settings, "NOTIFY_MAX_SUGGESTED_REVIEWERS", 20)
+    out: list[Wanted] = []
+    valid = 0
+    for reviewer in reviewers:
+        if not is_email(reviewer):
+            log.warning(
+                "Failed to notify a suggested reviewer with an invalid email address: %s",
+                shown(reviewer),
+            )
+        elif valid >= limit:
+            out.append(
+                Wanted(
+                    reviewer, "suggested", skipped=f"over the limit of {limit} suggested reviewers"
+                )
+            )
+        else:
+            valid += 1
+            out.append(Wanted(reviewer, "suggested"))
+    over = len(out) - valid
+    if over:
+        log.warning(
+            "Not notifying %d suggested reviewer(s) past the first %d "
+            "(NOTIFY_MAX_SUGGESTED_REVIEWERS)",
+            over,
+            limit,
+        )
+    return out
 
 
 def _lookup(handle: str) -> str:
@@ -111,6 +141,10 @@ def _lookup(handle: str) -> str:
 
 def resolve(handle: str) -> str:
     """Resolve with a short-lived cache; raises ValueError/PermanentError/TransientError."""
+    if len(handle) > HANDLE_MAX:
+        # No Mattermost email or team/channel name is this long, and the lookup cache's key
+        # could not hold it: refuse it here rather than fail the whole request's plan.
+        raise PermanentError(f"recipient is longer than {HANDLE_MAX} characters", status=None)
     cached = ChannelLookup.objects.filter(
         handle=handle, checked_at__gte=timezone.now() - LOOKUP_TTL
     ).first()
@@ -145,9 +179,14 @@ def resolve_all(wanted: list[Wanted]) -> list[Resolved]:
     """
     out: list[Resolved] = []
     for w in wanted:
+        if w.skipped:
+            out.append(Resolved(w.handle, w.source, error=f"skipped: {w.skipped}"))
+            continue
         try:
             out.append(Resolved(w.handle, w.source, channel_id=resolve(w.handle)))
         except PermanentError as exc:
-            log.warning("Failure when fetching recipient %s, continuing anyway: %s", w.handle, exc)
+            log.warning(
+                "Failure when fetching recipient %s, continuing anyway: %s", shown(w.handle), exc
+            )
             out.append(Resolved(w.handle, w.source, error=str(exc)))
     return out

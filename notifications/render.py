@@ -20,6 +20,7 @@ primitives in :mod:`notifications.gotext`; both are re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections.abc import Sequence
@@ -72,6 +73,10 @@ class RootPostData:
 
 def _render_root(data: RootPostData, user: str, roles: Sequence[str], safe: bool) -> str:
     status = data.status or "PENDING"
+    # The watcher only stores ids made of letters, digits and hyphens; escaping here too
+    # keeps a post safe whatever a future caller passes (an id is also in code spans).
+    rid = safe_inline(data.request_id) if safe else data.request_id
+    code_rid = _code_span_safe(data.request_id) if safe else data.request_id
     pending = status == "PENDING"
     reason = f"**Reason**: {escape_reason(data.reason, safe=safe)}" if data.reason else ""
     resolution = (
@@ -83,7 +88,7 @@ def _render_root(data: RootPostData, user: str, roles: Sequence[str], safe: bool
         "*You have new pending request to review!*" if pending else "",
         f"**User**: {user}",
         "**Roles**: " + ", ".join(roles),
-        f"**Request ID**: {data.request_id}",
+        f"**Request ID**: {rid}",
         reason,
         f"**Status**: {STATUS_EMOJI.get(status, '')} {status}",
         resolution,
@@ -93,8 +98,8 @@ def _render_root(data: RootPostData, user: str, roles: Sequence[str], safe: bool
         text += f"**Link**: [{data.link}]({data.link})\n"
     elif pending:
         text += (
-            f"**Approve**: `tsh request review --approve {data.request_id}`\n"
-            f"**Deny**: `tsh request review --deny {data.request_id}`"
+            f"**Approve**: `tsh request review --approve {code_rid}`\n"
+            f"**Deny**: `tsh request review --deny {code_rid}`"
         )
     return text
 
@@ -116,24 +121,64 @@ def render_root_post(
     if strict_compat:
         return _render_root(data, data.user, list(data.roles), safe=False)
 
-    user = safe_inline(data.user)
-    roles = [safe_inline(role) for role in data.roles]
-    text = _render_root(data, user, roles, safe=True)
-    if post_fits(text, max_runes, MAX_POST_BYTES):
-        return text
+    def fits(text: str) -> bool:
+        return post_fits(text, max_runes, MAX_POST_BYTES)
 
-    def shortened(keep: int) -> str:
+    def shortened(d: RootPostData, keep: int) -> str:
+        roles = [safe_inline(role) for role in d.roles]
         more = [f"… (+{len(roles) - keep} more)"] if keep < len(roles) else []
-        return _render_root(data, user, roles[:keep] + more, safe=True)
+        return _render_root(d, safe_inline(d.user), roles[:keep] + more, safe=True)
 
-    low, high = 0, len(roles)  # largest ``keep`` that fits, by bisection (monotonic)
+    def most_roles(d: RootPostData) -> int:
+        """The largest number of roles that fits (monotonic, so bisection)."""
+        low, high = 0, len(d.roles)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if fits(shortened(d, mid)):
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    text = shortened(data, len(data.roles))
+    if fits(text):
+        return text
+    keep = most_roles(data)
+    if fits(shortened(data, keep)):
+        return shortened(data, keep)
+    # Roles alone are not enough (a 100,000-character user name or reason): clip the free
+    # text fields to the longest common length that fits, so the request id, status and
+    # link (what a reviewer acts on) always survive; then give roles back what room is left.
+    longest = max(len(data.user), len(data.reason), len(data.resolve_reason))
+    low, high = 0, longest
     while low < high:
         mid = (low + high + 1) // 2
-        if post_fits(shortened(mid), max_runes, MAX_POST_BYTES):
+        if fits(shortened(_clipped(data, mid), keep)):
             low = mid
         else:
             high = mid - 1
-    return fit_message(shortened(low), max_runes)
+    clipped = _clipped(data, low)
+    return fit_message(shortened(clipped, most_roles(clipped)), max_runes)
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit] + f"… (+{len(value) - limit} chars)"
+
+
+def _clipped(data: RootPostData, limit: int) -> RootPostData:
+    """The free text fields (user, reason, resolution reason) cut to `limit` characters."""
+    return dataclasses.replace(
+        data,
+        user=_clip(data.user, limit),
+        reason=_clip(data.reason, limit),
+        resolve_reason=_clip(data.resolve_reason, limit),
+    )
+
+
+def _code_span_safe(value: str) -> str:
+    """Text that cannot leave the inline code span it is put in (no backtick, one line) nor
+    mention anyone (a zero-width space after "@", as safe_inline does)."""
+    return " ".join(value.replace("`", "'").replace("@", "@\u200b").split())
 
 
 # --------------------------------------------------------------------------------------------

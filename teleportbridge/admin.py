@@ -16,6 +16,7 @@ from teleportbridge.models import (
     AccessRequest,
     AuditCursor,
     AuditEvent,
+    RejectedEvent,
     Review,
     WatcherState,
 )
@@ -79,3 +80,13 @@ class WatcherStateAdmin(ReadOnlyAdmin):
 @admin.register(AuditCursor)
 class AuditCursorAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "last_poll_at", "events_stored", "last_error")
+
+
+@admin.register(RejectedEvent)
+class RejectedEventAdmin(ReadOnlyAdmin):
+    """Quarantined records: what Teleport sent that could not be stored, and why."""
+
+    list_display = ("last_seen_at", "kind", "object_id", "reason", "count")
+    list_filter = ("kind", "reason")
+    search_fields = ("object_id", "reason", "error")
+    readonly_fields = ("kind", "object_id", "reason", "error", "raw", "count", "first_seen_at")

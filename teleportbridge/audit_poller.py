@@ -16,17 +16,25 @@ Called by the service in a loop with the watcher's connected TeleportClient.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    transaction,
+)
 from django.utils import timezone
 from google.protobuf.json_format import MessageToDict
 
-from teleportbridge.models import AuditCursor, AuditEvent
+from teleportbridge import sanitize
+from teleportbridge.models import AuditCursor, AuditEvent, RejectedEvent
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 from teleportbridge.teleport.proto import events_pb2
@@ -111,12 +119,30 @@ def _store_page(
     rows: dict[str, AuditEvent] = {}
     new_time, new_ids = cursor.time, set(cursor.ids)
     for item in items:
-        row = event_row(item)
+        try:
+            row = event_row(item)
+        except Exception as exc:  # one item our code cannot read must not stop the poller
+            RejectedEvent.record(
+                RejectedEvent.Kind.AUDIT_EVENT,
+                "(unreadable)",
+                "the event could not be read",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            continue
         if row is None:
             continue  # a type our trimmed proto does not declare: not ours to store
         if cursor.time is not None and row.time == cursor.time and row.event_id in cursor.ids:
             continue  # read again because the window starts at last_time inclusive
-        rows[row.event_id] = row
+        if row.request_id and not sanitize.is_request_id(row.request_id):
+            # Quarantined, yet the cursor still moves past it (below), so it is read once.
+            RejectedEvent.record(
+                RejectedEvent.Kind.AUDIT_EVENT,
+                row.event_id,
+                "the event's request id is not an id (letters, digits, -)",
+                raw=row.raw,
+            )
+        else:
+            rows[row.event_id] = row
         if new_time is None or row.time > new_time:
             new_time, new_ids = row.time, {row.event_id}
         elif row.time == new_time:
@@ -125,13 +151,46 @@ def _store_page(
         # Audit events are immutable, so "upsert" = insert the ones we do not have yet.
         existing = set(AuditEvent.objects.filter(pk__in=list(rows)).values_list("pk", flat=True))
         fresh = [r for eid, r in rows.items() if eid not in existing]
-        AuditEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+        fresh = _insert(fresh)
         locked = AuditCursor.objects.select_for_update().get(pk=1)
         locked.last_time = new_time
         locked.last_ids_at_time = sorted(new_ids)
         locked.events_stored += len(fresh)
         locked.save(update_fields=["last_time", "last_ids_at_time", "events_stored"])
     return len(fresh), _Cursor(new_time, frozenset(new_ids))
+
+
+def _insert(rows: list[AuditEvent]) -> list[AuditEvent]:
+    """Insert the page's new rows; returns those stored.
+
+    One INSERT for the page; if the database refuses it, one savepoint per row, so that a
+    row it cannot take is quarantined and the rest of the page (and the cursor) go on.
+    """
+    try:
+        with transaction.atomic():
+            AuditEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        return rows
+    except (OperationalError, InterfaceError, ProgrammingError):
+        raise  # the database is down or not migrated: not one row's fault
+    except DatabaseError:
+        pass
+    stored = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                AuditEvent.objects.bulk_create([row], ignore_conflicts=True)
+            stored.append(row)
+        except (OperationalError, InterfaceError, ProgrammingError):
+            raise
+        except DatabaseError as exc:
+            RejectedEvent.record(
+                RejectedEvent.Kind.AUDIT_EVENT,
+                row.event_id,
+                "the event could not be stored",
+                error=f"{type(exc).__name__}: {exc}",
+                raw=row.raw,
+            )
+    return stored
 
 
 def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
@@ -141,38 +200,58 @@ def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
         return None
     ev = getattr(item, which)
     md = ev.Metadata
-    when = md.Time.ToDatetime(tzinfo=UTC) if md.HasField("Time") else timezone.now()
-    request_id = ev.RequestID
+    when = _event_time(md)
+    request_id = sanitize.text(ev.RequestID)
     fields: dict[str, Any] = {}
+    # Every value is normalised for storage (sanitize.py): the same on both databases.
     if which == "AccessRequestCreate":
         fields = {
-            "user": ev.User.User,
-            "reviewer": ev.Reviewer,
-            "proposed_state": ev.ProposedState,
-            "state": ev.RequestState,
-            "reason": ev.Reason,
-            "roles": list(ev.Roles),
+            "user": sanitize.fit(ev.User.User, 255),
+            "reviewer": sanitize.fit(ev.Reviewer, 255),
+            "proposed_state": sanitize.fit(ev.ProposedState, 16),
+            "state": sanitize.fit(ev.RequestState, 16),
+            "reason": sanitize.text(ev.Reason),
+            "roles": sanitize.texts(list(ev.Roles)),
         }
     elif which == "AccessRequestDelete":
-        fields = {"user": ev.User.User}
+        fields = {"user": sanitize.fit(ev.User.User, 255)}
     elif which == "AccessRequestExpire":
-        request_id = request_id or ev.Resource.Name
+        request_id = request_id or sanitize.text(ev.Resource.Name)
         fields = {"state": "EXPIRED"}
     return AuditEvent(
-        event_id=md.ID or _fallback_id(md, request_id, when),
-        event_type=md.Type,
-        code=md.Code,
+        event_id=_event_id(md, request_id, when),
+        event_type=sanitize.fit(md.Type, 64),
+        code=sanitize.fit(md.Code, 16),
         time=when,
         index=md.Index,
-        request_id=request_id,
-        raw=MessageToDict(ev, preserving_proto_field_name=True),
+        request_id=request_id if len(request_id) <= 64 else sanitize.fit(request_id, 64),
+        raw=sanitize.json_value(MessageToDict(ev, preserving_proto_field_name=True)),
         **fields,
     )
 
 
+def _event_time(md: events_pb2.Metadata) -> datetime:
+    """The event's time; one Python cannot represent (past year 9999) reads as now."""
+    if not md.HasField("Time"):
+        return timezone.now()
+    try:
+        return md.Time.ToDatetime(tzinfo=UTC)
+    except (OverflowError, OSError, ValueError):
+        return timezone.now()
+
+
+def _event_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
+    """The idempotency key: Teleport's event ID, or a stable digest when it is missing or
+    too long for the column (cutting it could make two events one)."""
+    event_id = sanitize.text(md.ID) or _fallback_id(md, request_id, when)
+    if len(event_id) <= 128:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
 def _fallback_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
     """Deterministic stand-in when a backend omits the event ID: re-reads still dedupe."""
-    return f"{md.Type}:{request_id}:{when.isoformat()}:{md.Index}"[:128]
+    return sanitize.text(f"{md.Type}:{request_id}:{when.isoformat()}:{md.Index}")
 
 
 def _one_line(text: str, limit: int = 500) -> str:

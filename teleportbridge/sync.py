@@ -15,17 +15,27 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, ProgrammingError, transaction
 from django.utils import timezone
+from google.protobuf.json_format import MessageToDict
 
 from common.request_log import request_context
-from teleportbridge.models import AccessMonitoringRule, AccessRequest, RequestState, Review
+from teleportbridge import sanitize
+from teleportbridge.models import (
+    AccessMonitoringRule,
+    AccessRequest,
+    RejectedEvent,
+    RequestState,
+    Review,
+)
 from teleportbridge.models.requests import RESOLVED_STATES
 from teleportbridge.teleport.proto import accessmonitoringrules_pb2 as amr_pb2
 from teleportbridge.teleport.proto import types_pb2
 
 log = logging.getLogger(__name__)
 
+# AccessRequest.user and Review.author: longer names are cut with a marker (sanitize.fit).
+USER_MAX = 255
 _STATE_NAMES = {
     types_pb2.NONE: RequestState.NONE,
     types_pb2.PENDING: RequestState.PENDING,
@@ -42,14 +52,18 @@ class ChangeHook(Protocol):
 
 
 def _ts(value) -> datetime | None:
-    """A protobuf Timestamp as an aware datetime; Go's zero time and unset become None."""
+    """A protobuf Timestamp as an aware datetime; Go's zero time and unset become None, and
+    so does a time Python cannot represent (past year 9999) rather than failing the record."""
     if value is None or (value.seconds <= 0 and value.nanos == 0):
         return None
-    return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _label_values(lv) -> dict[str, list[str]]:
-    return {k: list(v.Values) for k, v in sorted(lv.Values.items())}
+    return sanitize.json_value({k: list(v.Values) for k, v in sorted(lv.Values.items())})
 
 
 def _resource_path(rid) -> str:
@@ -63,20 +77,21 @@ def request_fields(req: types_pb2.AccessRequestV3) -> dict:
     resource_ids = list(spec.RequestedResourceIDs) or [
         r.id for r in spec.RequestedResourceAccessIDs
     ]
+    # Every string is normalised for storage (see sanitize.py): the same on both databases.
     return {
-        "user": spec.User,
-        "roles": list(spec.Roles),
-        "resources": [_resource_path(r) for r in resource_ids],
-        "reason": spec.RequestReason,
+        "user": sanitize.fit(spec.User, USER_MAX),
+        "roles": sanitize.texts(list(spec.Roles)),
+        "resources": sanitize.texts([_resource_path(r) for r in resource_ids]),
+        "reason": sanitize.text(spec.RequestReason),
         "state": _STATE_NAMES.get(spec.State, RequestState.NONE),
         "created_at": _ts(spec.Created),
         "expires_at": _ts(spec.Expires),
         "max_duration": _ts(spec.MaxDuration) if spec.HasField("MaxDuration") else None,
-        "suggested_reviewers": list(spec.SuggestedReviewers),
-        "resolve_reason": spec.ResolveReason,
+        "suggested_reviewers": sanitize.texts(list(spec.SuggestedReviewers)),
+        "resolve_reason": sanitize.text(spec.ResolveReason),
         "system_annotations": _label_values(spec.SystemAnnotations),
         "resolve_annotations": _label_values(spec.ResolveAnnotations),
-        "revision": req.Metadata.Revision,
+        "revision": sanitize.fit(req.Metadata.Revision, 128),
     }
 
 
@@ -93,6 +108,33 @@ def upsert_request(
     if not request_id:
         log.warning("Ignoring an access request event without an ID (%s)", source)
         return False
+    if not sanitize.is_request_id(request_id):
+        _reject(request_id, "the request id is not an id (letters, digits, -)", req=req)
+        return False
+    try:
+        return _upsert(req, request_id, on_change=on_change, source=source)
+    except (OperationalError, InterfaceError, ProgrammingError):
+        raise  # the database itself is down or not migrated: not this record's fault
+    except Exception as exc:
+        # DataError, IntegrityError, a value our code chokes on: this record only.
+        _reject(request_id, "the record could not be stored", req=req, error=exc)
+        return False
+
+
+def _reject(request_id: str, reason: str, *, req=None, error: Exception | None = None) -> None:
+    raw = MessageToDict(req, preserving_proto_field_name=True) if req is not None else {}
+    RejectedEvent.record(
+        RejectedEvent.Kind.ACCESS_REQUEST,
+        request_id,
+        reason,
+        error=f"{type(error).__name__}: {error}" if error is not None else "",
+        raw=raw,
+    )
+
+
+def _upsert(
+    req: types_pb2.AccessRequestV3, request_id: str, *, on_change: ChangeHook, source: str
+) -> bool:
     digest = fingerprint(req)
     with request_context(request_id), transaction.atomic():
         # Row lock: the watcher and a resync (or two watchers during a hand-over) may
@@ -141,13 +183,13 @@ def _store_reviews(request: AccessRequest, reviews: Iterable[types_pb2.AccessRev
     for position, rv in enumerate(reviews):
         _, was_created = Review.objects.get_or_create(
             request=request,
-            author=rv.Author,
+            author=sanitize.fit(rv.Author, USER_MAX),
             created_at=_ts(rv.Created),
             defaults={
                 "position": position,
-                "roles": list(rv.Roles),
+                "roles": sanitize.texts(list(rv.Roles)),
                 "proposed_state": _STATE_NAMES.get(rv.ProposedState, RequestState.NONE),
-                "reason": rv.Reason,
+                "reason": sanitize.text(rv.Reason),
             },
         )
         created += was_created
@@ -156,6 +198,9 @@ def _store_reviews(request: AccessRequest, reviews: Iterable[types_pb2.AccessRev
 
 def mark_deleted(request_id: str, *, on_change: ChangeHook, source: str = "event") -> bool:
     """A DELETE (expiry or tctl rm): keep the row, record the deletion, expire if pending."""
+    if not sanitize.is_request_id(request_id):
+        _reject(request_id, "the request id of a DELETE is not an id (letters, digits, -)")
+        return False
     with request_context(request_id), transaction.atomic():
         current = AccessRequest.objects.select_for_update().filter(pk=request_id).first()
         if current is None:
@@ -207,14 +252,14 @@ def resync_requests(
 def upsert_rule(rule: amr_pb2.AccessMonitoringRule) -> None:
     spec = rule.spec
     AccessMonitoringRule.objects.update_or_create(
-        name=rule.metadata.name,
+        name=sanitize.fit(rule.metadata.name, 255),
         defaults={
-            "subjects": list(spec.subjects),
-            "states": list(spec.states),
-            "condition": spec.condition,
-            "notification_name": spec.notification.name,
-            "recipients": list(spec.notification.recipients),
-            "revision": rule.metadata.revision,
+            "subjects": sanitize.texts(list(spec.subjects)),
+            "states": sanitize.texts(list(spec.states)),
+            "condition": sanitize.text(spec.condition),
+            "notification_name": sanitize.fit(spec.notification.name, 64),
+            "recipients": sanitize.texts(list(spec.notification.recipients)),
+            "revision": sanitize.fit(rule.metadata.revision, 128),
         },
     )
 
@@ -225,10 +270,10 @@ def replace_rules(rules: Iterable[amr_pb2.AccessMonitoringRule]) -> int:
         names = []
         for rule in rules:
             upsert_rule(rule)
-            names.append(rule.metadata.name)
+            names.append(sanitize.fit(rule.metadata.name, 255))
         AccessMonitoringRule.objects.exclude(name__in=names).delete()
     return len(names)
 
 
 def delete_rule(name: str) -> None:
-    AccessMonitoringRule.objects.filter(name=name).delete()
+    AccessMonitoringRule.objects.filter(name=sanitize.fit(name, 255)).delete()

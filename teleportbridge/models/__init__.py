@@ -1,6 +1,7 @@
 """Teleport-side records: access requests, reviews, monitoring rules, audit, watcher state."""
 
 from teleportbridge.models.audit import AuditCursor, AuditEvent
+from teleportbridge.models.rejected import RejectedEvent
 from teleportbridge.models.requests import AccessRequest, RequestState, Review
 from teleportbridge.models.rules import AccessMonitoringRule
 from teleportbridge.models.watcher import WatcherState
@@ -10,6 +11,7 @@ __all__ = [
     "AccessRequest",
     "AuditCursor",
     "AuditEvent",
+    "RejectedEvent",
     "RequestState",
     "Review",
     "WatcherState",

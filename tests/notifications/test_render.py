@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from notifications.escaping import MAX_POST_RUNES, MAX_POST_RUNES_V1, TRUNCATION_MARKER
+from notifications.escaping import MAX_POST_RUNES, MAX_POST_RUNES_V1
 from notifications.gotext import go_path_escape
 from notifications.render import (
     RootPostData,
@@ -166,10 +166,37 @@ def test_hardened_root_fits_with_huge_role_list() -> None:
     assert len(small) <= MAX_POST_RUNES_V1 and "**Status**: \u23f3 PENDING" in small
 
 
-def test_hardened_root_huge_user_falls_back_to_fit_message() -> None:
-    text = render_root_post(post(user="u" * 40000))
-    assert len(text) == MAX_POST_RUNES
-    assert text.endswith(TRUNCATION_MARKER)
+@pytest.mark.parametrize(
+    "huge",
+    [
+        {"user": "u" * 100_000},
+        {"reason": "r" * 100_000},
+        {"user": "u" * 40_000, "roles": ["x"] * 9000},
+    ],
+)
+@pytest.mark.parametrize("link", [None, "https://teleport.example.com/web/requests/" + RID])
+def test_a_huge_field_never_costs_the_lines_reviewers_act_on(huge, link) -> None:
+    """Found in review: a 100,000-character user name left a post that was only the name
+    and "(message truncated)": no request id, status or link."""
+    text = render_root_post(post(link=link, **huge))
+    assert len(text) <= MAX_POST_RUNES
+    assert f"**Request ID**: {RID}\n" in text
+    assert "**Status**: ⏳ PENDING\n" in text
+    if link:
+        assert text.endswith(f"**Link**: [{link}]({link})\n")
+    else:
+        assert f"`tsh request review --approve {RID}`" in text
+        assert text.endswith(f"`tsh request review --deny {RID}`")
+    assert "chars" in text or "(truncated)" in text  # the cut is visible
+
+
+def test_a_request_id_cannot_inject_markdown_or_leave_its_code_span() -> None:
+    text = render_root_post(post(request_id="x @channel [a](http://evil) `b`"))
+    [id_line] = [line for line in text.splitlines() if line.startswith("**Request ID**")]
+    assert "@channel" not in id_line and "[a](" not in id_line and "http://" not in id_line
+    # In the code spans markdown is inert; the span cannot be closed and nobody is mentioned.
+    assert "`tsh request review --approve x @\u200bchannel [a](http://evil) 'b'`" in text
+    assert "@channel" not in text
 
 
 # --------------------------------------------------------------------------- review reply

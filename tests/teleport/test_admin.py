@@ -35,6 +35,7 @@ def messages_of(response) -> list[str]:
         "teleportbridge/auditcursor",
         "teleportbridge/watcherstate",
         "teleportbridge/accessmonitoringrule",
+        "teleportbridge/rejectedevent",
     ],
 )
 def test_every_changelist_renders(admin_client, model):

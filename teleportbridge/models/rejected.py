@@ -1,0 +1,82 @@
+"""Records from Teleport that could not be stored: quarantined, counted, shown."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from teleportbridge.sanitize import fit, json_value, shown
+
+log = logging.getLogger(__name__)
+
+
+class RejectedEvent(models.Model):
+    """One record the watcher or the audit poller refused or the database would not take.
+
+    The pipeline carries on past it (the design rule: a bad record never blocks the ones
+    after it). A resync meets the same bad request again after every reconnect, so a
+    rejection is keyed by (kind, id, reason) and counted, not stored again.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS_REQUEST = "access_request"
+        AUDIT_EVENT = "audit_event"
+
+    # Idempotency key: sha256 of kind, object id and reason (see record()).
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    object_id = models.CharField(
+        max_length=255, help_text="The id as received, escaped and shortened for display"
+    )
+    reason = models.CharField(max_length=255)
+    error = models.TextField(blank=True, help_text="What the database or validation said")
+    raw = models.JSONField(default=dict, help_text="The record as received, NUL removed")
+    count = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}: {self.reason}"
+
+    @classmethod
+    def record(
+        cls, kind: str, object_id: str, reason: str, *, error: str = "", raw: object = None
+    ) -> None:
+        """Quarantine one record (count it again if already known); never raises.
+
+        Called outside the failed transaction (it was rolled back), so this write stands
+        on its own; if even this fails, one log line is all that is left.
+        """
+        key = hashlib.sha256(f"{kind}\0{object_id}\0{reason}".encode()).hexdigest()
+        shown_id = shown(object_id)
+        log.warning(
+            "Rejected %s %s: %s%s",
+            kind,
+            shown_id,
+            reason,
+            f" ({shown(error, 300)})" if error else "",
+        )
+        try:
+            updated = cls.objects.filter(key=key).update(
+                count=F("count") + 1, last_seen_at=timezone.now(), error=fit(error, 2000)
+            )
+            if not updated:
+                cls.objects.get_or_create(
+                    key=key,
+                    defaults={
+                        "kind": kind,
+                        "object_id": fit(shown_id, 255),
+                        "reason": fit(reason, 255),
+                        "error": fit(error, 2000),
+                        "raw": json_value(raw if raw is not None else {}),
+                    },
+                )
+        except Exception:
+            log.exception("Could not record the rejection of %s %s", kind, shown_id)
