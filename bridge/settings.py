@@ -14,8 +14,6 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from common.request_log import TEXT_LOG_FORMAT
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -201,9 +199,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "common.request_log.RequestIdFilter"}},
     "formatters": {
-        "line": {
-            "format": TEXT_LOG_FORMAT,
-        }
+        # One line per record, control characters escaped (common.request_log).
+        "line": {"()": "common.request_log.TextFormatter"}
     },
     "handlers": {
         "console": {
