@@ -177,6 +177,29 @@ def _read_token(raw: str) -> str:
     return data.decode("utf-8", errors="replace").strip()
 
 
+def _check_token(token: str, raw: str) -> None:
+    """Refuse a token no HTTP client can send, naming the problem and never the token.
+
+    The Go plugin fails too, later and less clearly (Go refuses the header; a non-ASCII
+    token is sent as UTF-8 and rejected with 401). Mattermost tokens are 26 letters and
+    digits, so nothing that works with the plugin is refused here.
+    """
+    where = f"mattermost.token (read from {raw})" if raw.startswith("/") else "mattermost.token"
+    for position, char in enumerate(token, 1):
+        if char in "\r\n":
+            problem = "a line break"
+        elif char < " " or char == "\x7f":
+            problem = "a control character"
+        elif char > "\x7e":
+            problem = "a non-ASCII character"
+        else:
+            continue
+        raise ConfigError(
+            f"{where} contains {problem} at position {position} of {len(token)}: a "
+            "Mattermost token is one line of letters and digits"
+        )
+
+
 def _check_teleport(tp: TeleportConfig) -> None:
     triple = {"client_key": tp.client_key, "client_crt": tp.client_crt, "root_cas": tp.root_cas}
     given = [k for k, v in triple.items() if v]
@@ -219,7 +242,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     role_map = _parse_role_to_recipients(data.get("role_to_recipients", {}))
 
     mm = data.get("mattermost", {})
-    token = _read_token(_str(mm, "token", "mattermost"))
+    token_raw = _str(mm, "token", "mattermost")
+    token = _read_token(token_raw)
 
     tp = data.get("teleport", {})
     addr = _str(tp, "addr", "teleport")
@@ -248,6 +272,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 
     if not token:
         raise ConfigError("missing required value mattermost.token")
+    _check_token(token, token_raw)
     url = _str(mm, "url", "mattermost").rstrip("/")
     if not url:
         raise ConfigError("missing required value mattermost.url")

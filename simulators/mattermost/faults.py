@@ -18,6 +18,7 @@ class _Rule:
     path_prefix: str
     status: int = 0
     retry_after: float = 0
+    message: str = ""  # the JSON error's message ("" = "Injected failure.")
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -63,5 +64,5 @@ class Faults:
         return None
 
 
-def rule(n: int, *, method: str = "", path_prefix: str = "", **extra: float) -> _Rule:
+def rule(n: int, *, method: str = "", path_prefix: str = "", **extra: float | str) -> _Rule:
     return _Rule(remaining=n, method=method.upper(), path_prefix=path_prefix, **extra)

@@ -177,3 +177,32 @@ def test_fail_fast_rejects_what_go_rejects(value):
     assert str(err.value) == (
         f"failed to parse content '{value}' of the TELEPORT_PLUGIN_FAIL_FAST environment variable"
     )
+
+
+@pytest.mark.parametrize(
+    ("toml_value", "problem"),
+    [
+        (r"secretpart1\nsecretpart2", "a line break at position 12 of 23"),
+        (r"secretpart1\rsecretpart2", "a line break at position 12 of 23"),
+        (r"secretpart1\u0000secretpart2", "a control character at position 12 of 23"),
+        (r"secretpart1\tsecretpart2", "a control character at position 12 of 23"),
+        ("secretpart1€secretpart2", "a non-ASCII character at position 12 of 23"),
+        ("secretpart1ésecretpart2", "a non-ASCII character at position 12 of 23"),
+    ],
+)
+def test_unsendable_token_is_named_never_shown(toml_value, problem):
+    message = err(f'[mattermost]\nurl = "u"\ntoken = "{toml_value}"\n')
+    assert message == (
+        f"mattermost.token contains {problem}: a Mattermost token is one line of letters and digits"
+    )
+    assert "secretpart" not in message
+
+
+def test_token_file_with_a_line_break_inside(tmp_path):
+    token = tmp_path / "token"
+    token.write_bytes(b"\n  secretpart1\nsecretpart2  \n")  # outer whitespace is trimmed
+    message = err(f'[mattermost]\nurl = "u"\ntoken = "{token}"\n')
+    assert message == (
+        f"mattermost.token (read from {token}) contains a line break at position 12 of 23: "
+        "a Mattermost token is one line of letters and digits"
+    )
