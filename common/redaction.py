@@ -40,6 +40,17 @@ def secret_forms(secret: str) -> set[str]:
     return {f for f in forms if f.strip()}
 
 
+# Shorter forms are only redacted as whole words: a one-letter database password must not
+# turn every "p" of an error message into [redacted].
+_WHOLE_WORD_BELOW = 8
+
+
+def _pattern_for(form: str) -> str:
+    if len(form) >= _WHOLE_WORD_BELOW:
+        return re.escape(form)
+    return rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
+
+
 class Redactor:
     """Callable that replaces every known form of the given secrets with `[redacted]`."""
 
@@ -50,7 +61,7 @@ class Redactor:
                 forms |= secret_forms(secret)
         # Longest first: a form that contains another must win the alternation.
         ordered = sorted(forms, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._pattern = re.compile("|".join(map(_pattern_for, ordered))) if ordered else None
 
     def __call__(self, text: str) -> str:
         if self._pattern is None:

@@ -242,6 +242,8 @@ def test_redactor_knows_every_form():
         assert _leaks(redact(f"<{text}>"), token) == [], text
     assert redact("nothing secret here") == "nothing secret here"
     assert Redactor([""])("anything") == "anything"
+    # A short secret is only redacted as a whole word: "p" must not eat every p.
+    assert Redactor(["p"])("port p: p, pw") == "port [redacted]: [redacted], pw"
 
 
 def test_server_error_is_transient(client, sim, attempts):
