@@ -26,7 +26,30 @@ def main() -> None:
     if argv[1:2] == ["version"]:
         # Django answers `version` itself (its own version); ours names the product.
         argv[1] = "bridgeversion"
+    _settings_or_exit(argv[1] if len(argv) > 1 else "")
     execute_from_command_line(argv)
+
+
+def _settings_or_exit(command: str) -> None:
+    """Load the settings now: a bad environment variable is one line and exit code 1
+    (Django would print a traceback), as is a server started without what it needs."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from common.request_log import escape_controls
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 (the access imports the settings module)
+    except ImproperlyConfigured as exc:
+        sys.stderr.write(f"CommandError: {escape_controls(str(exc))}\n")
+        sys.exit(1)
+    if command in {"qcluster", "runserver"}:  # runwatcher checks this itself
+        from bridge.startup import server_settings_problem
+
+        problem = server_settings_problem()
+        if problem is not None:
+            sys.stderr.write(f"CommandError: {problem}\n{problem.hint}\n")
+            sys.exit(1)
 
 
 if __name__ == "__main__":

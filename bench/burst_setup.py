@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -99,6 +100,8 @@ def start_runwatcher(config: Path, db_url: str, workers: int, log: Path) -> subp
     env = {**os.environ, "DATABASE_URL": db_url, "Q_WORKERS": str(workers)}
     env.pop("TELEPORT_MATTERMOST_CONFIG", None)
     env.pop("DEBUG", None)
+    # Production settings (DEBUG off) need a key; one per run is enough for a benchmark.
+    env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     return subprocess.Popen(
         [
             sys.executable,

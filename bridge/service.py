@@ -1,8 +1,9 @@
 """`runwatcher` as a process: start-up checks, workers, watcher, audit poller, shutdown.
 
-Order matters: the django-q2 workers are forked *before* any gRPC channel exists
-(grpcio does not survive fork), and the start-up checks run before we claim to be up,
-so a bad token or an unreachable cluster is one clear line and exit code 1.
+Order matters: the start-up checks run first, so a bad token or an unreachable cluster is
+one clear line and exit code 1 with nothing started; they run in a forked child
+(bridge.startup.run_in_child) because the django-q2 workers are forked next and no gRPC
+channel may exist in this process before that (grpcio does not survive fork).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from bridge.leader import LeaderLock
 from bridge.proctree import kill_tree_and_exit
+from bridge.startup import mattermost_failure, run_in_child, teleport_failure
 from notifications.tasks import enqueue_reconcile, sweep_due_posts
 from teleportbridge.config import Config
 from teleportbridge.models import WatcherState
@@ -33,10 +35,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
-
-
-class StartupError(Exception):
-    """A one-line reason the service cannot start."""
 
 
 @dataclass
@@ -55,6 +53,14 @@ def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
     return Dialer(cfg.teleport, creds).connect
 
 
+def _dialer_of(connect: ConnectFn):
+    """The Dialer behind a connect function (None for one a test passed in)."""
+    from teleportbridge.teleport.dialer import Dialer
+
+    owner = getattr(connect, "__self__", None)
+    return owner if isinstance(owner, Dialer) else None
+
+
 def check_mattermost(cfg: Config) -> str:
     """The plugin's health check (GET users/me); returns the bot's username."""
     from notifications.mattermost.client import MattermostClient
@@ -64,7 +70,7 @@ def check_mattermost(cfg: Config) -> str:
     try:
         me = client.get_me()
     except MattermostError as exc:
-        raise StartupError(f"API health check failed: {exc}") from None
+        raise mattermost_failure(exc) from None
     finally:
         client.close()
     return str(me.get("username", ""))
@@ -143,25 +149,36 @@ class Service:
         self.cluster.start()
         log.info("Started %s in-process django-q2 worker(s)", settings.Q_CLUSTER["workers"])
 
-    def startup_checks(self) -> None:
+    def startup_checks(self) -> bool:
+        """Teleport and Mattermost answer as they must (False: stopped meanwhile)."""
+        result = run_in_child(self._probe, self.stopping)
+        if result is None:
+            return False
+        cluster, version, bot, decision = result
+        dialer = _dialer_of(self.connect)
+        if dialer is not None:
+            dialer.adopt(decision)  # the watcher goes the way the probe found (direct or Proxy)
+        log.info(
+            "Start-up checks passed: Teleport %s (%s), Mattermost bot @%s", cluster, version, bot
+        )
+        return True
+
+    def _probe(self) -> tuple[str, str, str, object]:
+        """Runs in the child process: connect, ping, permissions, Mattermost's users/me."""
         try:
             conn, ping = self.connect()
         except TeleportError as exc:
-            raise StartupError(str(exc)) from None
+            raise teleport_failure(exc) from None
         try:
             TeleportClient.check_version(ping)
             TeleportClient(conn).check_permissions()
         except TeleportError as exc:
-            raise StartupError(str(exc)) from None
+            raise teleport_failure(exc) from None
         finally:
             conn.close()
         bot = check_mattermost(self.cfg)
-        log.info(
-            "Start-up checks passed: Teleport %s (%s), Mattermost bot @%s",
-            ping.ClusterName,
-            ping.ServerVersion,
-            bot,
-        )
+        dialer = _dialer_of(self.connect)
+        return ping.ClusterName, ping.ServerVersion, bot, dialer.decision() if dialer else None
 
     def _loop(self, name: str, interval: float, fn: Callable[[], object]) -> None:
         def body() -> None:
@@ -195,12 +212,12 @@ class Service:
         os.environ["TELEPORT_MATTERMOST_CONFIG"] = self.opts.config_path
         settings.TELEPORT_MATTERMOST_CONFIG = self.opts.config_path
         self.install_signal_handlers()
-        if not self.lock.wait(self.stopping):
+        # Before the leader lock (a standby must fail now too) and before any worker.
+        if not self.startup_checks() or not self.lock.wait(self.stopping):
             return
         try:
             if self.opts.workers:
                 self.start_workers()
-            self.startup_checks()
             self._heartbeat()
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
             if self.opts.audit_interval > 0:

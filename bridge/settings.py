@@ -2,19 +2,21 @@
 
 Embedded default: an SQLite file beside manage.py and django-q2's ORM broker, so one
 machine runs everything. Production: DATABASE_URL=postgres://..., DEBUG off, a real
-SECRET_KEY. Every bad value stops start-up with one line naming the variable.
+SECRET_KEY. Every bad value stops start-up with one line naming the variable (an
+ImproperlyConfigured that manage.py prints as that one line): a typo must never be read
+as some default (`DEBUG=maybe` is not "off", `SECURE_HSTS_SECONDS=-1` is not "no HSTS").
 """
 
 from __future__ import annotations
 
+import math
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-
-from common.request_log import TEXT_LOG_FORMAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,24 +25,98 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
+def _invalid(name: str, problem: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"environment variable {name} is invalid: {problem}")
+
+
 def _env(reader, name: str, **kwargs):
     """Read one variable, turning django-environ's tracebacks into one clear line."""
     try:
         return reader(name, **kwargs)
     except (ValueError, ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"environment variable {name} is invalid: {exc}") from None
+        raise _invalid(name, str(exc)) from None
 
 
-DEBUG = _env(env.bool, "DEBUG", default=False)
-# The insecure default only exists so the demo and tests run with zero set-up;
-# check --deploy flags it, and production sets SECRET_KEY (or SECRET_KEY_FILE).
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+def _bool(name: str, default: bool) -> bool:
+    """Strict: django-environ reads anything unknown (`DEBUG=maybe`) as False."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    if raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    raise _invalid(name, f"{raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def _int(name: str, default: int, *, minimum: int) -> int:
+    value = _env(env.int, name, default=default)
+    if value < minimum:
+        raise _invalid(name, f"{value} is below the minimum of {minimum}")
+    return value
+
+
+def _seconds(name: str, default: float) -> float:
+    # Not env.float: it drops every character but digits and dots ("1e3s" -> "13").
+    raw = env.str(name, default="").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise _invalid(name, f"{raw!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise _invalid(name, f"{raw!r} is not a positive number of seconds")
+    return value
+
+
+DEBUG = _bool("DEBUG", default=False)
+
+
+def _read_secret_file(path: str) -> str:
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise _invalid("SECRET_KEY_FILE", f"{path} does not exist") from None
+    except OSError as exc:
+        raise _invalid("SECRET_KEY_FILE", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _invalid("SECRET_KEY_FILE", f"{path} is not UTF-8 text") from None
+    if not key:
+        raise _invalid("SECRET_KEY_FILE", f"{path} is empty")
+    return key
+
+
+# The key signs sessions, CSRF tokens and django-q2's pickled tasks: runwatcher, qcluster
+# and the web UI must share it, and a public one lets anyone who can write the task table
+# run code in the workers. Without SECRET_KEY/SECRET_KEY_FILE: with DEBUG on (the demo,
+# development) a fixed development key; with DEBUG off a random per-process key, so
+# one-off commands (migrate, collectstatic, makemigrations, the tests) still work, while
+# the server processes (runwatcher, qcluster, runserver, the WSGI app) refuse to start
+# (bridge/startup.py). Both are prefixed django-insecure-, which check --deploy flags.
 _secret_file = env.str("SECRET_KEY_FILE", default="")
-if _secret_file:
-    SECRET_KEY = Path(_secret_file).read_text().strip()
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-demo-only-change-me")
-ALLOWED_HOSTS = _env(env.list, "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+SECRET_KEY = _read_secret_file(_secret_file) if _secret_file else env.str("SECRET_KEY", default="")
+SECRET_KEY_CONFIGURED = bool(SECRET_KEY)
+if not SECRET_KEY:
+    SECRET_KEY = (
+        "django-insecure-demo-only-change-me"
+        if DEBUG
+        else f"django-insecure-unset-{secrets.token_urlsafe(40)}"
+    )
+ALLOWED_HOSTS = [
+    host
+    for host in _env(env.list, "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    if host.strip()
+]
+if not ALLOWED_HOSTS and not DEBUG:
+    # Django would answer every request with 400 Bad Request.
+    raise _invalid("ALLOWED_HOSTS", "empty while DEBUG is off; list the web UI's host names")
 CSRF_TRUSTED_ORIGINS = _env(env.list, "CSRF_TRUSTED_ORIGINS", default=[])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if "://" not in _origin:
+        raise _invalid(
+            "CSRF_TRUSTED_ORIGINS", f"{_origin!r} has no scheme (write https://{_origin})"
+        )
 
 # Path of the plugin's TOML; `runwatcher --config` overrides it.
 TELEPORT_MATTERMOST_CONFIG = env.str(
@@ -94,6 +170,13 @@ DATABASES = {
     "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 _db = DATABASES["default"]
+if _db["ENGINE"] not in {
+    "django.db.backends.postgresql",
+    "django.db.backends.sqlite3",
+}:
+    # django-environ passes an unknown scheme through as the engine name. Never echo
+    # the URL: it may carry a password.
+    raise _invalid("DATABASE_URL", "use a postgres:// or sqlite:/// URL")
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # The watcher, the workers and the web server write concurrently: WAL plus a busy
     # timeout and IMMEDIATE transactions avoid "database is locked" under that load.
@@ -145,11 +228,11 @@ LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 # Security headers: on by default, relaxed only where the demo needs plain HTTP.
-SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = _env(env.bool, "SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = _env(env.bool, "CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -158,14 +241,14 @@ X_FRAME_OPTIONS = "DENY"
 # django-q2, ORM broker: no extra service. The reconcile task finishes in seconds (each
 # HTTP call has a 10 s timeout); `retry` must exceed `timeout` or django-q2 re-delivers a
 # task that is still running (a second worker would then race the first).
-Q_TIMEOUT = _env(env.int, "Q_TIMEOUT", default=120)
-Q_RETRY = _env(env.int, "Q_RETRY", default=180)
+Q_TIMEOUT = _int("Q_TIMEOUT", default=120, minimum=1)
+Q_RETRY = _int("Q_RETRY", default=180, minimum=2)
 if Q_TIMEOUT >= Q_RETRY:
     raise ImproperlyConfigured("environment variable Q_TIMEOUT must be lower than Q_RETRY")
 Q_CLUSTER = {
     "name": "teleportbridge",
     "orm": "default",
-    "workers": _env(env.int, "Q_WORKERS", default=2),
+    "workers": _int("Q_WORKERS", default=2, minimum=1),
     "timeout": Q_TIMEOUT,
     "retry": Q_RETRY,
     # Our own backoff reschedules failed deliveries; django-q2 re-delivery is only a
@@ -178,35 +261,36 @@ Q_CLUSTER = {
     "poll": 0.2,
     "catch_up": False,
     "label": "Django Q2",
-    "sync": _env(env.bool, "Q_SYNC", default=False),
+    "sync": _bool("Q_SYNC", default=False),
 }
 
 # Audit correlation: a review this long after the notification is flagged as late, and a
 # request with recipients but no post this long after we saw it counts as failed.
-AUDIT_LATE_REVIEW_SECONDS = _env(env.int, "AUDIT_LATE_REVIEW_SECONDS", default=24 * 3600)
-AUDIT_NOTIFY_DEADLINE_SECONDS = _env(env.int, "AUDIT_NOTIFY_DEADLINE_SECONDS", default=600)
+AUDIT_LATE_REVIEW_SECONDS = _int("AUDIT_LATE_REVIEW_SECONDS", default=24 * 3600, minimum=1)
+AUDIT_NOTIFY_DEADLINE_SECONDS = _int("AUDIT_NOTIFY_DEADLINE_SECONDS", default=600, minimum=1)
 # Delivery: attempts before a post is marked failed, and how long a SENDING claim holds.
-NOTIFY_MAX_ATTEMPTS = _env(env.int, "NOTIFY_MAX_ATTEMPTS", default=15)
-NOTIFY_SENDING_LEASE_SECONDS = _env(env.int, "NOTIFY_SENDING_LEASE_SECONDS", default=60)
+NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", default=15, minimum=1)
+NOTIFY_SENDING_LEASE_SECONDS = _int("NOTIFY_SENDING_LEASE_SECONDS", default=60, minimum=1)
 # A request may name any number of suggested reviewers; each costs Mattermost lookups and a
 # DM. The first N are notified, the rest recorded on the plan as skipped.
-NOTIFY_MAX_SUGGESTED_REVIEWERS = _env(env.int, "NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20)
+NOTIFY_MAX_SUGGESTED_REVIEWERS = _int("NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20, minimum=0)
 
 # runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
 # Go plugin's 15 s; keep it below your supervisor's kill timeout.
-FORCED_STOP_SECONDS = _env(env.float, "FORCED_STOP_SECONDS", default=15.0)
+FORCED_STOP_SECONDS = _seconds("FORCED_STOP_SECONDS", default=15.0)
 # The plugin's own switch, kept raw: runwatcher parses it with Go's bool rules.
 TELEPORT_PLUGIN_FAIL_FAST = env.str("TELEPORT_PLUGIN_FAIL_FAST", default="")
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise _invalid("LOG_LEVEL", f"{LOG_LEVEL!r} (use DEBUG, INFO, WARNING, ERROR or CRITICAL)")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "common.request_log.RequestIdFilter"}},
     "formatters": {
-        "line": {
-            "format": TEXT_LOG_FORMAT,
-        }
+        # One line per record, control characters escaped (common.request_log).
+        "line": {"()": "common.request_log.TextFormatter"}
     },
     "handlers": {
         "console": {

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,52 @@ def _read_token(raw: str) -> str:
     return data.decode("utf-8", errors="replace").strip()
 
 
+def _check_token(token: str, raw: str) -> None:
+    """Refuse a token no HTTP client can send, naming the problem and never the token.
+
+    The Go plugin fails too, later and less clearly (Go refuses the header; a non-ASCII
+    token is sent as UTF-8 and rejected with 401). Mattermost tokens are 26 letters and
+    digits, so nothing that works with the plugin is refused here.
+    """
+    where = f"mattermost.token (read from {raw})" if raw.startswith("/") else "mattermost.token"
+    for position, char in enumerate(token, 1):
+        if char in "\r\n":
+            problem = "a line break"
+        elif char < " " or char == "\x7f":
+            problem = "a control character"
+        elif char > "\x7e":
+            problem = "a non-ASCII character"
+        else:
+            continue
+        raise ConfigError(
+            f"{where} contains {problem} at position {position} of {len(token)}: a "
+            "Mattermost token is one line of letters and digits"
+        )
+
+
+def _check_url(url: str) -> None:
+    """A URL the HTTP client can call; the plugin would fail at its health check instead.
+
+    The URL itself is not repeated: it may carry credentials (https://user:pass@host).
+    """
+    if any(char <= " " or char == "\x7f" for char in url):
+        raise ConfigError("mattermost.url contains whitespace or a control character")
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise ConfigError(f"mattermost.url is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise ConfigError(
+            "mattermost.url must start with http:// or https:// "
+            '(for example "https://mattermost.example.com")'
+        )
+    if not parts.hostname:
+        raise ConfigError("mattermost.url has no host name")
+    if not port_ok:
+        raise ConfigError("mattermost.url has an invalid port")
+
+
 def _check_teleport(tp: TeleportConfig) -> None:
     triple = {"client_key": tp.client_key, "client_crt": tp.client_crt, "root_cas": tp.root_cas}
     given = [k for k, v in triple.items() if v]
@@ -203,6 +250,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
 
     warnings: list[str] = []
     for section, keys in _KNOWN_KEYS.items():
@@ -219,7 +268,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     role_map = _parse_role_to_recipients(data.get("role_to_recipients", {}))
 
     mm = data.get("mattermost", {})
-    token = _read_token(_str(mm, "token", "mattermost"))
+    token_raw = _str(mm, "token", "mattermost")
+    token = _read_token(token_raw)
 
     tp = data.get("teleport", {})
     addr = _str(tp, "addr", "teleport")
@@ -230,9 +280,14 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if not isinstance(refresh, bool):
         raise ConfigError("teleport.refresh_identity must be a boolean")
     interval_raw = tp.get("refresh_identity_interval", "")
+    if not isinstance(interval_raw, str):
+        raise ConfigError(
+            'teleport.refresh_identity_interval must be a duration string such as "1m" or '
+            f'"90s", got {_go_type_name(interval_raw)}'
+        )
     interval = (
         parse_go_duration(interval_raw, "teleport.refresh_identity_interval")
-        if isinstance(interval_raw, str) and interval_raw
+        if interval_raw
         else DEFAULT_REFRESH_INTERVAL
     )
     teleport = TeleportConfig(
@@ -248,9 +303,11 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 
     if not token:
         raise ConfigError("missing required value mattermost.token")
+    _check_token(token, token_raw)
     url = _str(mm, "url", "mattermost").rstrip("/")
     if not url:
         raise ConfigError("missing required value mattermost.url")
+    _check_url(url)
     recipients = mm.get("recipients", [])
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
         raise ConfigError("mattermost.recipients must be a list of strings")

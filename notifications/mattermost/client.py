@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
+from common.redaction import Redactor
 from notifications.gotext import go_path_escape
 from notifications.mattermost.errors import (
     MattermostError,
@@ -62,7 +63,7 @@ class MattermostClient:
     ) -> None:
         self.url = url.rstrip("/")
         self._api = self.url + "/api/v4"
-        self._token = token
+        self._redact = Redactor([token])
         self.timeout = timeout
         self.on_attempt = on_attempt
         self._session = requests.Session()  # trust_env stays on: HTTPS_PROXY/NO_PROXY work
@@ -220,7 +221,7 @@ class MattermostClient:
             )
             result = self._parse(response, path, cached, etag)
         except (requests.RequestException, ValueError, MattermostError) as exc:
-            error = classify(exc) if not isinstance(exc, MattermostError) else exc
+            error = classify(exc, self._redact) if not isinstance(exc, MattermostError) else exc
             error = self._redacted(error)
             self._record(method, rel_path, response, started, error)
             raise error from None
@@ -241,7 +242,7 @@ class MattermostClient:
                 )
             return cached[1]
         if not 200 <= response.status_code < 300:
-            raise classify(response)
+            raise classify(response, self._redact)
         result = response.json()  # ValueError (not JSON) is classified by _call
         tag = response.headers.get("ETag")
         if etag and tag:
@@ -253,10 +254,11 @@ class MattermostClient:
         return result
 
     def _redacted(self, error: MattermostError) -> MattermostError:
-        """Belt and braces: a server or proxy could echo the token back in a message."""
-        if self._token and self._token in error.message:
-            error.message = error.message.replace(self._token, "[redacted]")
-            error.args = (error.message,)
+        """Belt and braces: classify() redacted what it took from outside; check the lot."""
+        message = self._redact(error.message)
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
         return error
 
     def _record(

@@ -6,7 +6,9 @@ stop and tell a human). ``classify`` is the single place that makes that decisio
 retry policy of every caller stays consistent.
 
 Messages are one line and never contain the token: they end up in the database, the admin
-and logs.
+and logs. Text from outside (a server's message, an exception's reason) is redacted with the
+caller's ``redact`` *before* it is shortened: a cut through the token would leave a part
+of it that no redaction recognises.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -81,8 +84,15 @@ class PermanentError(MattermostError):
         )
 
 
-def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
-    text = " ".join(str(text).split())
+Redact = Callable[[str], str]
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _one_line(text: object, redact: Redact, limit: int = _MAX_DETAIL) -> str:
+    text = " ".join(redact(str(text)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -117,7 +127,7 @@ def retry_after_from(response: requests.Response) -> float | None:
     return delay
 
 
-def _json_error(response: requests.Response) -> tuple[str, str]:
+def _json_error(response: requests.Response, redact: Redact) -> tuple[str, str]:
     """(error id, message) from a Mattermost JSON error body; empty strings otherwise.
 
     Plain-text 429 bodies and a proxy's HTML 502 are not JSON: that must not turn a clean
@@ -129,18 +139,19 @@ def _json_error(response: requests.Response) -> tuple[str, str]:
         return "", ""
     if not isinstance(body, dict):
         return "", ""
-    return str(body.get("id") or ""), _one_line(body.get("message") or "")
+    error_id = _one_line(body.get("id") or "", redact, limit=100)
+    return error_id, _one_line(body.get("message") or "", redact)
 
 
 def _format_delay(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _classify_response(response: requests.Response) -> MattermostError:
+def _classify_response(response: requests.Response, redact: Redact) -> MattermostError:
     status = response.status_code
     if 200 <= status < 300 or status == 304:
         raise ValueError(f"classify() called for a successful response ({status})")
-    error_id, detail = _json_error(response)
+    error_id, detail = _json_error(response, redact)
     label = f"{status} {error_id}" if error_id else str(status)
     suffix = f": {detail}" if detail else ""
 
@@ -197,7 +208,7 @@ def _classify_response(response: requests.Response) -> MattermostError:
     )
 
 
-def _reason(exc: requests.RequestException) -> str:
+def _reason(exc: requests.RequestException, redact: Redact) -> str:
     """A short reason from a requests exception, without pool/object noise."""
     reason: Any = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError wraps the cause
@@ -207,39 +218,62 @@ def _reason(exc: requests.RequestException) -> str:
         text = text.split(marker, 1)[1]
     elif ">: " in text:  # "<urllib3.connection.HTTPConnection object at 0x..>: ..."
         text = text.split(">: ", 1)[1]
-    return _one_line(text.strip("()'\" ") or type(exc).__name__)
+    return _one_line(text.strip("()'\" ") or type(exc).__name__, redact)
 
 
-def _classify_exception(exc: BaseException) -> MattermostError:
+def _classify_exception(exc: BaseException, redact: Redact) -> MattermostError:
     if isinstance(exc, MattermostError):
         return exc
+    # The only header carrying text from the configuration is Authorization: a header
+    # that cannot be sent is the token's fault. (requests quotes the header in its error,
+    # and a non-Latin-1 one would otherwise read as "the response is not JSON".)
+    if isinstance(exc, UnicodeEncodeError):
+        return PermanentError(
+            "the Mattermost token contains non-ASCII characters, which cannot be sent in an "
+            "HTTP header (a Mattermost token is letters and digits); check [mattermost] token",
+            status=None,
+        )
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return PermanentError(
+            "the Mattermost token contains a line break or surrounding whitespace, which "
+            "cannot be sent in an HTTP header; check [mattermost] token",
+            status=None,
+        )
     if isinstance(exc, requests.Timeout):
         if isinstance(exc, requests.ConnectTimeout):
-            return TransientError(f"Timed out connecting to Mattermost: {_reason(exc)}")
-        return TransientError(f"Mattermost did not answer in time: {_reason(exc)}")
+            return TransientError(f"Timed out connecting to Mattermost: {_reason(exc, redact)}")
+        return TransientError(f"Mattermost did not answer in time: {_reason(exc, redact)}")
     if isinstance(
         exc,
         requests.ConnectionError | requests.exceptions.ChunkedEncodingError,
     ):
-        return TransientError(f"Cannot reach Mattermost: {_reason(exc)}")
+        return TransientError(f"Cannot reach Mattermost: {_reason(exc, redact)}")
     if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return TransientError(f"Mattermost sent an undecodable body: {_reason(exc)}")
+        return TransientError(f"Mattermost sent an undecodable body: {_reason(exc, redact)}")
     if isinstance(exc, requests.RequestException):
         # InvalidURL, MissingSchema, InvalidHeader...: configuration, not weather.
         return PermanentError(
-            f"Cannot call Mattermost ({type(exc).__name__}): {_reason(exc)}; "
+            f"Cannot call Mattermost ({type(exc).__name__}): {_reason(exc, redact)}; "
             "check [mattermost] url",
             status=None,
         )
     if isinstance(exc, ValueError):
         # A 2xx whose body is not JSON: usually a proxy or captive portal answering for
         # Mattermost. The call may or may not have taken effect, so treat it as transient.
-        return TransientError(f"Mattermost sent a response that is not JSON: {_one_line(str(exc))}")
+        return TransientError(
+            f"Mattermost sent a response that is not JSON: {_one_line(exc, redact)}"
+        )
     raise TypeError(f"classify() cannot handle {type(exc).__name__}") from exc
 
 
-def classify(response_or_exception: requests.Response | BaseException) -> MattermostError:
-    """Turn a failed response or a transport exception into Transient/PermanentError."""
+def classify(
+    response_or_exception: requests.Response | BaseException, redact: Redact = _unchanged
+) -> MattermostError:
+    """Turn a failed response or a transport exception into Transient/PermanentError.
+
+    ``redact`` removes secrets (the token) from any text taken from the response or the
+    exception, before that text is shortened.
+    """
     if isinstance(response_or_exception, requests.Response):
-        return _classify_response(response_or_exception)
-    return _classify_exception(response_or_exception)
+        return _classify_response(response_or_exception, redact)
+    return _classify_exception(response_or_exception, redact)

@@ -18,6 +18,7 @@ class _Rule:
     path_prefix: str
     status: int = 0
     retry_after: float = 0
+    message: str = ""  # the JSON error's message ("" = "Injected failure.")
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -64,7 +65,13 @@ class Faults:
 
 
 def rule(
-    n: int, *, method: str = "", path_prefix: str = "", status: int = 0, retry_after: float = 0
+    n: int,
+    *,
+    method: str = "",
+    path_prefix: str = "",
+    status: int = 0,
+    retry_after: float = 0,
+    message: str = "",
 ) -> _Rule:
     return _Rule(
         remaining=n,
@@ -72,4 +79,5 @@ def rule(
         path_prefix=path_prefix,
         status=status,
         retry_after=retry_after,
+        message=message,
     )

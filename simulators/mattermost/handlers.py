@@ -93,7 +93,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return
             failure = faults.take("failures", method, path)
             if failure is not None:
-                raise ApiError(int(failure.status), "sim.injected_failure", "Injected failure.")
+                message = failure.message or "Injected failure."
+                raise ApiError(int(failure.status), "sim.injected_failure", message)
             route, params = self._route(method, path)
             if route not in _NO_AUTH:
                 self.caller = self._authenticate()

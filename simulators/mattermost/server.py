@@ -173,9 +173,14 @@ class MattermostSimulator(SimulatorServer):
         status: int = 500,
         path_prefix: str = "/api/v4/posts",
         method: str = "POST",
+        message: str = "",
     ) -> None:
-        """The next ``n`` matching requests fail with a JSON error, without side effects."""
-        self.faults.add("failures", rule(n, method=method, path_prefix=path_prefix, status=status))
+        """The next ``n`` matching requests fail with a JSON error, without side effects.
+
+        ``message`` replaces the error's text, e.g. to echo what a careless proxy echoes.
+        """
+        failure = rule(n, method=method, path_prefix=path_prefix, status=status, message=message)
+        self.faults.add("failures", failure)
 
     def rate_limit_next(self, n: int = 1, retry_after: float = 1, path_prefix: str = "") -> None:
         """The next ``n`` requests get 429 with Mattermost's plain-text body and headers."""

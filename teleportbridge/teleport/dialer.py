@@ -60,6 +60,15 @@ class Dialer:
         self.cluster = ""  # the cluster the Proxy routes to (PROXY only)
         self.upgrade = False  # PROXY only: inside the WebSocket connection upgrade
 
+    def decision(self) -> tuple[str | None, str, bool]:
+        """The path chosen so far, to hand to another Dialer (see `adopt`)."""
+        return self.kind, self.cluster, self.upgrade
+
+    def adopt(self, decision: tuple[str | None, str, bool]) -> None:
+        """Take the path a probe (runwatcher's start-up check, in a child) decided."""
+        with self._lock:
+            self.kind, self.cluster, self.upgrade = decision
+
     @property
     def description(self) -> str:
         if self.kind == DIRECT:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from teleportbridge.config import TeleportConfig
@@ -72,15 +74,48 @@ def _pem_blocks(text: str, source: str) -> tuple[list[str], bool]:
     )
 
 
-def _describe(cert_pem: bytes, key_pem: bytes, ca_pem: bytes, source: str) -> Credentials:
+def _public_der(key) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _describe(
+    cert_pem: bytes,
+    key_pem: bytes,
+    ca_pem: bytes,
+    source: str,
+    labels: tuple[str, str, str],
+) -> Credentials:
+    """Parse all three parts now: a bad one is a clear start-up error, not a TLS failure.
+
+    `labels` say where the key, the certificate and the CAs came from, for the messages.
+    """
+    key_label, cert_label, ca_label = labels
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError:
-        raise CredentialsError(f"{source}: the TLS certificate cannot be parsed") from None
+        raise CredentialsError(f"{cert_label}: the TLS certificate cannot be parsed") from None
     try:
         x509.load_pem_x509_certificates(ca_pem)
     except ValueError:
-        raise CredentialsError(f"{source}: the CA certificates cannot be parsed") from None
+        raise CredentialsError(f"{ca_label}: the CA certificates cannot be parsed") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # TypeError: the key is encrypted (Teleport never writes encrypted keys).
+        raise CredentialsError(
+            f"{key_label}: the private key cannot be parsed (or is encrypted)"
+        ) from None
+    try:
+        cert_public = _public_der(cert.public_key())
+    except (ValueError, UnsupportedAlgorithm):
+        raise CredentialsError(f"{cert_label}: unsupported TLS certificate key") from None
+    if _public_der(key.public_key()) != cert_public:
+        raise CredentialsError(
+            f"{key_label}: the private key does not belong to the TLS certificate"
+            + ("" if cert_label == key_label else f" ({cert_label})")
+        )
     subject = cert.subject
     user = next((a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)), "")
     cluster = next((a.value for a in subject.get_attributes_for_oid(TELEPORT_CLUSTER_OID)), "")
@@ -107,6 +142,11 @@ def load_identity_file(path: str) -> Credentials:
         raise CredentialsError(f"identity file {path} does not exist") from None
     except OSError as exc:
         raise CredentialsError(f"cannot read identity file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CredentialsError(
+            f"identity file {path} is not an identity file (not text; expected PEM blocks "
+            "written by `tctl auth sign` or tbot)"
+        ) from None
     blocks, _ = _pem_blocks(text, path)
     if len(blocks) < 3:
         raise CredentialsError(
@@ -114,7 +154,10 @@ def load_identity_file(path: str) -> Credentials:
             f"one CA certificate (found {len(blocks)} PEM blocks)"
         )
     key, cert, *cas = blocks
-    return _describe(cert.encode(), key.encode(), "".join(cas).encode(), path)
+    label = f"identity file {path}"
+    return _describe(
+        cert.encode(), key.encode(), "".join(cas).encode(), path, (label, label, label)
+    )
 
 
 def load_tls_triple(key_path: str, crt_path: str, cas_path: str) -> Credentials:
@@ -128,7 +171,12 @@ def load_tls_triple(key_path: str, crt_path: str, cas_path: str) -> Credentials:
                 f"cannot read teleport.{name} {p}: {exc.strerror or exc}"
             ) from None
     key, crt, cas = parts
-    return _describe(crt, key, cas, crt_path)
+    labels = (
+        f"teleport.client_key {key_path}",
+        f"teleport.client_crt {crt_path}",
+        f"teleport.root_cas {cas_path}",
+    )
+    return _describe(crt, key, cas, crt_path, labels)
 
 
 def load_credentials(cfg: TeleportConfig) -> Credentials:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
 
+from common.redaction import Redactor
 from notifications.gotext import go_path_escape
 from notifications.mattermost import (
     Attempt,
@@ -168,6 +171,89 @@ def test_bad_token_is_permanent_and_never_shown(sim, attempts):
     )
     for text in (str(error), repr(error), repr(client), str(client), repr(attempts[0])):
         assert TOKEN not in text
+
+
+# A token whose JSON, repr and URL-encoded forms all differ from the raw text; the odd
+# characters come first so that any cut through it keeps a run of letters and digits.
+ODD_TOKEN = '"/+\\-abcdefghijklmnopqrstuvwxyz0123456789'
+
+
+def _leaks(text: str, token: str) -> list[str]:
+    """Any 6-character piece of the token's letters and digits that made it into text."""
+    core = "".join(c for c in token if c.isalnum())
+    return [core[i : i + 6] for i in range(len(core) - 5) if core[i : i + 6] in text]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda t: t,
+        lambda t: repr(t),
+        lambda t: json.dumps(t),
+        lambda t: quote(t, safe=""),
+        lambda t: quote(t, safe="").lower(),
+        lambda t: quote_plus(t),
+        lambda t: json.dumps({"Authorization": f"BEARER {t}"}),
+    ],
+    ids=["raw", "repr", "json", "url", "url-lower", "url-plus", "json-header"],
+)
+def test_echoed_token_is_redacted_before_the_message_is_cut(sim, attempts, form):
+    """A server (or proxy) echoing the token past character 200 of a long error: the cut
+    at 200 must not keep half of it, in whatever form it was echoed."""
+    client = MattermostClient(sim.url, ODD_TOKEN, on_attempt=attempts.append)
+    echo = form(ODD_TOKEN)
+    # Mattermost's message is cut at 200 characters: put the cut through the echo's middle.
+    pad = "x" * (199 - len(" bad header: ") - len(echo) // 2)
+    sim.fail_next(1, status=400, message=f"{pad} bad header: {echo} end")
+    with pytest.raises(PermanentError) as exc:
+        client.create_post(sim.channel_id, "x")
+    for text in (str(exc.value), repr(exc.value), attempts[0].error):
+        assert _leaks(text, ODD_TOKEN) == [], text
+    assert "[redacted]" in str(exc.value) or str(exc.value).endswith("…")
+
+
+@pytest.mark.parametrize("token", ["abc\ndef0123456789xyz", "abc\rdef0123456789xyz"])
+def test_token_with_a_line_break_is_named_and_never_shown(token, attempts):
+    """requests quotes the bad header (repr) in its error: that form must not get out."""
+    client = MattermostClient("http://127.0.0.1:9", token, on_attempt=attempts.append)
+    with pytest.raises(PermanentError) as exc:
+        client.get_me()
+    message = str(exc.value)
+    assert message == (
+        "the Mattermost token contains a line break or surrounding whitespace, which cannot "
+        "be sent in an HTTP header; check [mattermost] token"
+    )
+    assert _leaks(message + repr(exc.value) + attempts[0].error, token) == []
+
+
+def test_non_latin1_token_says_what_is_wrong(attempts):
+    client = MattermostClient("http://127.0.0.1:9", "tök€n-0123456789", on_attempt=attempts.append)
+    with pytest.raises(PermanentError) as exc:
+        client.get_me()
+    assert "not JSON" not in str(exc.value)
+    assert str(exc.value).startswith("the Mattermost token contains non-ASCII characters")
+    assert "0123456789" not in str(exc.value) + attempts[0].error
+
+
+def test_redactor_knows_every_form():
+    token = 'a b/c"d\ne€f-0123456789'
+    redact = Redactor([token])
+    for text in (
+        token,
+        repr(token),
+        json.dumps(token),
+        json.dumps(token, ensure_ascii=False),
+        quote(token, safe=""),
+        quote(token, safe="").lower(),
+        quote_plus(token),
+        " ".join(token.split()),
+        repr(token.encode()),
+    ):
+        assert _leaks(redact(f"<{text}>"), token) == [], text
+    assert redact("nothing secret here") == "nothing secret here"
+    assert Redactor([""])("anything") == "anything"
+    # A short secret is only redacted as a whole word: "p" must not eat every p.
+    assert Redactor(["p"])("port p: p, pw") == "port [redacted]: [redacted], pw"
 
 
 def test_server_error_is_transient(client, sim, attempts):

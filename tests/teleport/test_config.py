@@ -66,7 +66,7 @@ def test_deprecated_auth_server():
 def test_token_from_file(tmp_path):
     token = tmp_path / "token"
     token.write_text("  secret-from-file \n")
-    cfg = parse_config(f'[mattermost]\nurl = "u"\ntoken = "{token}"\n')
+    cfg = parse_config(f'[mattermost]\nurl = "https://mm.example.com"\ntoken = "{token}"\n')
     assert cfg.mattermost.token == "secret-from-file"
     assert "secret-from-file" not in repr(cfg)
 
@@ -105,6 +105,18 @@ def test_token_from_file(tmp_path):
             'refresh_identity_interval = "soon"\n' + BASE,
             "teleport.refresh_identity_interval",
         ),
+        (
+            '[teleport]\nidentity = "i"\nrefresh_identity_interval = 60\n' + BASE,
+            'teleport.refresh_identity_interval must be a duration string such as "1m" or '
+            '"90s", got int64',
+        ),
+        ("a = " + "[" * 3000 + "]" * 3000, "invalid TOML: arrays or tables nested too deeply"),
+        ("a = " + "{b = " * 3000 + "1" + "}" * 3000, "nested too deeply"),
+        (BASE.replace("https://mm.example.com/", "mm.example.com"), "must start with http://"),
+        (BASE.replace("https://mm.example.com/", "https://"), "mattermost.url has no host"),
+        (BASE.replace("https://mm.example.com/", "http://[::1"), "not a valid URL"),
+        (BASE.replace("https://mm.example.com/", "http://h:0"), "mattermost.url has an invalid"),
+        (BASE.replace("https://mm.example.com/", "http://a b"), "whitespace or a control"),
     ],
 )
 def test_validation_errors(text, expected):
@@ -176,4 +188,33 @@ def test_fail_fast_rejects_what_go_rejects(value):
         parse_fail_fast(value)
     assert str(err.value) == (
         f"failed to parse content '{value}' of the TELEPORT_PLUGIN_FAIL_FAST environment variable"
+    )
+
+
+@pytest.mark.parametrize(
+    ("toml_value", "problem"),
+    [
+        (r"secretpart1\nsecretpart2", "a line break at position 12 of 23"),
+        (r"secretpart1\rsecretpart2", "a line break at position 12 of 23"),
+        (r"secretpart1\u0000secretpart2", "a control character at position 12 of 23"),
+        (r"secretpart1\tsecretpart2", "a control character at position 12 of 23"),
+        ("secretpart1€secretpart2", "a non-ASCII character at position 12 of 23"),
+        ("secretpart1ésecretpart2", "a non-ASCII character at position 12 of 23"),
+    ],
+)
+def test_unsendable_token_is_named_never_shown(toml_value, problem):
+    message = err(f'[mattermost]\nurl = "u"\ntoken = "{toml_value}"\n')
+    assert message == (
+        f"mattermost.token contains {problem}: a Mattermost token is one line of letters and digits"
+    )
+    assert "secretpart" not in message
+
+
+def test_token_file_with_a_line_break_inside(tmp_path):
+    token = tmp_path / "token"
+    token.write_bytes(b"\n  secretpart1\nsecretpart2  \n")  # outer whitespace is trimmed
+    message = err(f'[mattermost]\nurl = "u"\ntoken = "{token}"\n')
+    assert message == (
+        f"mattermost.token (read from {token}) contains a line break at position 12 of 23: "
+        "a Mattermost token is one line of letters and digits"
     )

@@ -1,4 +1,9 @@
-"""python manage.py runwatcher --config teleport-mattermost.toml"""
+"""python manage.py runwatcher --config teleport-mattermost.toml
+
+Any start-up problem (settings, environment, TOML, credentials, database, Teleport,
+Mattermost) ends the command with exit code 1 and one line naming the setting and the
+problem (plus, for some, a hint line); nothing has been started by then.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,26 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bridge.logsetup import configure_logging
-from bridge.service import Options, Service, StartupError
+from bridge.service import Options, Service
+from bridge.startup import (
+    StartupError,
+    check_database,
+    one_line,
+    run_system_checks,
+    secrets_in_use,
+    server_settings_problem,
+)
+from common.request_log import escape_controls
 from teleportbridge.config import ConfigError, load_config, parse_fail_fast
 from teleportbridge.teleport.errors import TeleportError
+
+EXPECTED = (ConfigError, StartupError, TeleportError)
 
 
 class Command(BaseCommand):
     help = "Watch Teleport access requests and notify Mattermost (the plugin's `start`)."
+    # Run by handle() instead, after the TOML: a problem is one line, not Django's report.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -36,14 +54,30 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts) -> None:
-        path = opts["config"] or settings.TELEPORT_MATTERMOST_CONFIG
+        self.secrets: list[str] = []  # what must never be printed, once known
         try:
+            service = self._prepare(opts)
+            service.run()
+        except EXPECTED as exc:
+            message = one_line(str(exc), secrets_in_use(self.secrets), getattr(exc, "hint", ""))
+            raise CommandError(message) from None
+
+    def _prepare(self, opts) -> Service:
+        """Everything that can be checked without the network, in the order a person
+        fixes things: settings, environment, TOML, credential files, the database."""
+        try:
+            problem = server_settings_problem()
+            if problem is not None:
+                raise problem
             fail_fast = parse_fail_fast(settings.TELEPORT_PLUGIN_FAIL_FAST)
+            path = opts["config"] or settings.TELEPORT_MATTERMOST_CONFIG
             cfg = load_config(path)
+            self.secrets.append(cfg.mattermost.token)
             configure_logging(cfg.log, debug=opts["debug"])
             for warning in cfg.warnings:
-                self.stderr.write(f"warning: {warning}")
-            service = Service(
+                self.stderr.write(f"warning: {escape_controls(warning)}")
+            run_system_checks()
+            service = Service(  # reads the identity file or TLS triple
                 cfg,
                 Options(
                     config_path=str(path),
@@ -52,6 +86,15 @@ class Command(BaseCommand):
                     fail_fast=fail_fast,
                 ),
             )
-            service.run()
-        except (ConfigError, StartupError, TeleportError) as exc:
-            raise CommandError(str(exc)) from None
+            check_database()
+        except EXPECTED:
+            raise
+        except Exception as exc:
+            # A bug or a case nobody foresaw: still one line; --traceback shows the rest.
+            message = one_line(
+                f"start-up failed: {type(exc).__name__}: {exc}",
+                secrets_in_use(self.secrets),
+                "hint: run again with --traceback for the details",
+            )
+            raise CommandError(message) from exc
+        return service
