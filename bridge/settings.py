@@ -148,7 +148,11 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Security headers: on by default, relaxed only where the demo needs plain HTTP.
 SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating reverse proxy, TRUSTED_PROXY=1 believes its X-Forwarded-Proto
+# (is this HTTPS?). Otherwise the header is whatever the client sent, and ignored: anyone
+# could skip the HTTPS redirect by sending X-Forwarded-Proto: https to gunicorn directly.
+TRUSTED_PROXY = _env(env.bool, "TRUSTED_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY else None
 SESSION_COOKIE_SECURE = _env(env.bool, "SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = _env(env.bool, "CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)

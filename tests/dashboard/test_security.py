@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,50 @@ def test_admin_pages_send_the_policy_and_render_no_inline_markup(client, history
         assert response.status_code in (200, 403), url  # 403: add on a read-only model
         assert_strict_policy(response)
         assert not INLINE.findall(response.content.decode()), url
+
+
+def settings_in_a_fresh_process(expression: str, **env: str) -> subprocess.CompletedProcess:
+    """Evaluate `expression` against bridge.settings imported with exactly this environment
+    (settings are read once, at import: the test process's own cannot show another)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("TRUSTED_PROXY", "DEBUG")}
+    base.update({"DATABASE_URL": "sqlite://:memory:", "DJANGO_SETTINGS_MODULE": "bridge.settings"})
+    code = f"from django.conf import settings; print(repr({expression}))"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "header"),
+    [
+        ({}, "None"),
+        ({"TRUSTED_PROXY": "0"}, "None"),
+        ({"TRUSTED_PROXY": "1"}, "('HTTP_X_FORWARDED_PROTO', 'https')"),
+        ({"TRUSTED_PROXY": "true"}, "('HTTP_X_FORWARDED_PROTO', 'https')"),
+    ],
+)
+def test_x_forwarded_proto_is_trusted_only_with_trusted_proxy(env, header):
+    done = settings_in_a_fresh_process("settings.SECURE_PROXY_SSL_HEADER", **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == header
+
+
+def test_a_client_cannot_skip_the_https_redirect(client, settings):
+    """gunicorn exposed directly: a client's own X-Forwarded-Proto changes nothing."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert settings.SECURE_PROXY_SSL_HEADER is None  # TRUSTED_PROXY is not set here
+    response = client.get(reverse("login"), HTTP_X_FORWARDED_PROTO="https")
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/accounts/login/"
+
+
+def test_behind_a_trusted_proxy_its_https_is_believed(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # TRUSTED_PROXY=1
+    assert client.get(reverse("login"), HTTP_X_FORWARDED_PROTO="https").status_code == 200
+    assert client.get(reverse("login"), HTTP_X_FORWARDED_PROTO="http").status_code == 301
