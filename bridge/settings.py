@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "bridge",
     "teleportbridge",
     "notifications",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bridge.urls"
@@ -142,6 +146,34 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Login throttling (django-axes, on the dashboard's and the admin's login alike): after
+# LOGIN_FAILURE_LIMIT failed logins for one user name, or from one address, every further
+# attempt for that name or from that address, even with the right password, gets a 429
+# page until LOGIN_LOCKOUT_MINUTES pass without a failure. Unlock early with
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` (or the admin).
+LOGIN_FAILURE_LIMIT = _env(env.int, "LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = _env(env.int, "LOGIN_LOCKOUT_MINUTES", default=15)
+for _name, _value in [
+    ("LOGIN_FAILURE_LIMIT", LOGIN_FAILURE_LIMIT),
+    ("LOGIN_LOCKOUT_MINUTES", LOGIN_LOCKOUT_MINUTES),
+]:
+    if _value < 1:
+        raise ImproperlyConfigured(f"environment variable {_name} must be at least 1")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out name or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+# A success does not clear the count: it clears every parameter's, so one valid account
+# could reset its address's count between guesses at another user's password.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
+AXES_USERNAME_CALLABLE = "dashboard.security.login_username"
+AXES_LOCKOUT_CALLABLE = "dashboard.security.locked_out"
+AXES_VERBOSE = False  # no banner at the start of every manage.py command
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -149,8 +181,9 @@ LOGOUT_REDIRECT_URL = "login"
 # Security headers: on by default, relaxed only where the demo needs plain HTTP.
 SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=not DEBUG)
 # Behind a TLS-terminating reverse proxy, TRUSTED_PROXY=1 believes its X-Forwarded-Proto
-# (is this HTTPS?). Otherwise the header is whatever the client sent, and ignored: anyone
-# could skip the HTTPS redirect by sending X-Forwarded-Proto: https to gunicorn directly.
+# (is this HTTPS?) and X-Forwarded-For (the address login throttling counts). Otherwise
+# the headers are whatever the client sent, and ignored: anyone could skip the HTTPS
+# redirect by sending X-Forwarded-Proto: https to gunicorn directly.
 TRUSTED_PROXY = _env(env.bool, "TRUSTED_PROXY", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY else None
 SESSION_COOKIE_SECURE = _env(env.bool, "SESSION_COOKIE_SECURE", default=not DEBUG)

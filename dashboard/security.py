@@ -2,14 +2,22 @@
 
 * `ContentSecurityPolicyMiddleware`: the Content-Security-Policy header on every response.
 * `NulPathMiddleware`: a URL path with a NUL character is 404.
+* Login throttling is django-axes (settings `AXES_*`); here are the three pieces it calls:
+  the client address it counts (`client_ip`), the user name it counts
+  (`login_username`) and the page a locked-out visitor gets (`locked_out`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+# django-axes stores the user name of every failed login in a varchar(255).
+AXES_USERNAME_LENGTH = 255
 
 
 class ContentSecurityPolicyMiddleware:
@@ -48,3 +56,50 @@ class NulPathMiddleware:
         if "\x00" in request.path:
             raise Http404("No such page")
         return self.get_response(request)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address login throttling counts failures for (AXES_CLIENT_IP_CALLABLE).
+
+    REMOTE_ADDR, unless TRUSTED_PROXY is on: then the last X-Forwarded-For entry, the
+    address the proxy itself saw (a proxy appends it; what comes before it is whatever
+    the client sent). Without TRUSTED_PROXY the header is ignored, or a client could
+    make each guess come from a new address. Anything that is not an IP address is not
+    used: django-axes stores it in an inet column.
+    """
+    candidates = [request.META.get("REMOTE_ADDR", "")]
+    if settings.TRUSTED_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        candidates.insert(0, forwarded.rsplit(",", 1)[-1].strip())
+    for value in candidates:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            continue
+    return None
+
+
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The user name login throttling counts failures for (AXES_USERNAME_CALLABLE).
+
+    As typed, but without NUL and cut to the column django-axes stores it in: Django's
+    login form has no length limit, and a 300-character name made the failure record
+    (and so the login page) fail on PostgreSQL. Real user names are at most 150.
+    """
+    value = credentials.get("username") if credentials else request.POST.get("username")
+    if value is None:
+        return None
+    return str(value).replace("\x00", "")[:AXES_USERNAME_LENGTH]
+
+
+def locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict | None = None,
+) -> HttpResponse:
+    """429 with the login page's look (AXES_LOCKOUT_CALLABLE): how long, and what to do."""
+    context = {
+        "failure_limit": settings.LOGIN_FAILURE_LIMIT,
+        "minutes": settings.LOGIN_LOCKOUT_MINUTES,
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -17,7 +17,8 @@ def test_creates_a_user_who_can_read_the_dashboard_but_not_the_admin(client, mon
     assert user.has_perm("teleportbridge.view_accessrequest")
     assert not user.has_perm("notifications.change_post")
     assert not user.is_staff
-    assert client.login(username="sam", password="correct horse battery")
+    login = {"username": "sam", "password": "correct horse battery"}
+    assert client.post(reverse("login"), login).status_code == 302  # through the login page
     assert client.get(reverse("dashboard:overview")).status_code == 200
 
 
