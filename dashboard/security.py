@@ -1,7 +1,7 @@
 """Web hardening of our own, for every page (dashboard and admin alike).
 
 * `ContentSecurityPolicyMiddleware`: the Content-Security-Policy header on every response.
-* `NulPathMiddleware`: a URL path with a NUL character is 404.
+* `NulCharacterMiddleware`: NUL in the path is 404, in a header 400.
 * Login throttling is django-axes (settings `AXES_*`); here are the three pieces it calls:
   the client address it counts (`client_ip`), the user name it counts
   (`login_username`) and the page a locked-out visitor gets (`locked_out`).
@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -41,12 +42,14 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-class NulPathMiddleware:
-    """Answer 404 for a path containing NUL (`/requests/%00/`, `/admin/…/%00/change/`).
+class NulCharacterMiddleware:
+    """A NUL character in the path is 404, in a header 400, on every page.
 
-    No stored id can contain NUL on PostgreSQL, which also refuses NUL in a query: the
-    lookup would raise and the page answer 500. With SQLite such an id could be stored
-    today, but no page links to it (see `dashboard_tags.request_link`).
+    PostgreSQL refuses NUL in a query and stores no text containing one, so a lookup
+    with it (`/requests/%00/`, `/admin/…/%00/change/`) would raise and answer 500; as no
+    such record can exist, 404 is the true answer. django-axes stores the User-Agent
+    and Accept of every login: HTTP forbids NUL in a header (gunicorn refuses it too),
+    so such a request is a bad one, not a login page failing with a database error.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -55,6 +58,9 @@ class NulPathMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
             raise Http404("No such page")
+        for name, value in request.META.items():
+            if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+                raise BadRequest("NUL character in a request header")
         return self.get_response(request)
 
 

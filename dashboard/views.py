@@ -86,7 +86,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @auditor_required
 def request_detail(request: HttpRequest, request_id: str) -> HttpResponse:
-    detail = queries.request_detail(request_id)  # NUL never gets here: NulPathMiddleware
+    detail = queries.request_detail(request_id)  # NUL never gets here: NulCharacterMiddleware
     if detail is None:
         raise Http404("No such access request")
     return render(request, "dashboard/request_detail.html", {"d": detail, "nav": "requests"})

@@ -89,3 +89,13 @@ def test_unsafe_ids_in_the_search_box_are_plain_text(auditor_client):
     make_request(id="a/b", user="zed")
     body = auditor_client.get(reverse("dashboard:requests"), {"q": "a/b"}).content.decode()
     assert "<code>a/b</code>" in body and "1 request" in body
+
+
+@pytest.mark.parametrize("header", ["HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_X_ANYTHING"])
+def test_nul_in_a_header_is_400(auditor_client, header):
+    """HTTP forbids it; the login page used to store it (django-axes) and answer 500."""
+    overview, login = reverse("dashboard:overview"), reverse("login")
+    assert auditor_client.get(overview, **{header: "a\x00b"}).status_code == 400
+    credentials = {"username": "auditor", "password": "nope"}
+    assert auditor_client.post(login, credentials, **{header: "\x00"}).status_code == 400
+    assert auditor_client.get(overview, **{header: "ab"}).status_code == 200
