@@ -99,3 +99,12 @@ def test_nul_in_a_header_is_400(auditor_client, header):
     credentials = {"username": "auditor", "password": "nope"}
     assert auditor_client.post(login, credentials, **{header: "\x00"}).status_code == 400
     assert auditor_client.get(overview, **{header: "ab"}).status_code == 200
+
+
+def test_an_audit_event_without_a_request_id_is_shown_not_linked(auditor_client):
+    """AuditEvent.request_id may be blank: the overview's anomaly list could not link it."""
+    make_audit_event("", reviewer="mallory")
+    for name in ("overview", "audit"):
+        response = auditor_client.get(reverse(f"dashboard:{name}"))
+        assert response.status_code == 200, name
+        assert 'href="/requests//"' not in response.content.decode()
