@@ -13,6 +13,7 @@ import math
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -131,6 +132,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "bridge",
     "teleportbridge",
     "notifications",
@@ -139,13 +141,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dashboard.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.security.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bridge.urls"
@@ -223,13 +229,40 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Login throttling (django-axes, on the dashboard's and the admin's login alike): after
+# LOGIN_FAILURE_LIMIT failed logins for one user name, or from one address, every further
+# attempt for that name or from that address, even with the right password, gets a 429
+# page until LOGIN_LOCKOUT_MINUTES pass without a failure. Unlock early with
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` (or the admin).
+LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out name or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+# A success does not clear the count: it clears every parameter's, so one valid account
+# could reset its address's count between guesses at another user's password.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
+AXES_USERNAME_CALLABLE = "dashboard.security.login_username"
+AXES_LOCKOUT_CALLABLE = "dashboard.security.locked_out"
+AXES_VERBOSE = False  # no banner at the start of every manage.py command
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 # Security headers: on by default, relaxed only where the demo needs plain HTTP.
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating reverse proxy, TRUSTED_PROXY=1 believes its X-Forwarded-Proto
+# (is this HTTPS?) and X-Forwarded-For (the address login throttling counts). Otherwise
+# the headers are whatever the client sent, and ignored: anyone could skip the HTTPS
+# redirect by sending X-Forwarded-Proto: https to gunicorn directly.
+TRUSTED_PROXY = _bool("TRUSTED_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY else None
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, minimum=0)
@@ -237,6 +270,21 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response by dashboard.security.ContentSecurityPolicyMiddleware. The pages
+# (and Django's admin) use no inline script or style attribute: everything from this site.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
 
 # django-q2, ORM broker: no extra service. The reconcile task finishes in seconds (each
 # HTTP call has a 10 s timeout); `retry` must exceed `timeout` or django-q2 re-delivers a

@@ -309,33 +309,42 @@ AUDIT_CSV_HEADER = [
 ]
 
 
+# A spreadsheet evaluates a cell starting with one of these as a formula (tab and CR
+# too: some applications skip them first); full-width forms are folded to them by some.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """The cell as text that no spreadsheet runs: a leading apostrophe before a formula
+    character, as OWASP recommends for CSV exports."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
 def audit_csv_rows(rows: list[ReviewCorrelation]) -> list[list[str]]:
+    """One list of cells per review event, every cell neutralised: ids, names, roles and
+    states come from Teleport or from the people who typed them, not only the reasons."""
+
     def iso(dt: datetime | None) -> str:
         return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
-
-    def cell(value: str) -> str:
-        # Reasons are typed by requesters: never let a spreadsheet evaluate them as formulas.
-        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
     out = []
     for r in rows:
         ttr = r.time_to_review
-        out.append(
-            [
-                r.event.event_id,
-                iso(r.event.time),
-                r.event.code,
-                r.event.request_id,
-                cell(r.event.reviewer),
-                r.event.proposed_state,
-                cell(r.event.reason),
-                r.status.value,
-                cell(r.request.user) if r.request else "",
-                " ".join(r.request.roles) if r.request else "",
-                iso(r.notified_at),
-                str(int(ttr.total_seconds())) if ttr is not None else "",
-            ]
-        )
+        cells = [
+            r.event.event_id,
+            iso(r.event.time),
+            r.event.code,
+            r.event.request_id,
+            r.event.reviewer,
+            r.event.proposed_state,
+            r.event.reason,
+            r.status.value,
+            r.request.user if r.request else "",
+            " ".join(r.request.roles) if r.request else "",
+            iso(r.notified_at),
+            str(int(ttr.total_seconds())) if ttr is not None else "",
+        ]
+        out.append([spreadsheet_safe(c) for c in cells])
     return out
 
 

@@ -1,11 +1,14 @@
 """Formatting shared by every dashboard page: UTC timestamps with relative times,
-short durations, secret redaction and the server-rendered SVG bar chart."""
+short durations, secret redaction, links to requests and the server-rendered SVG bar
+chart."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -45,6 +48,26 @@ def utc(dt: datetime | None) -> SafeString | str:
         dt.strftime("%Y-%m-%d %H:%M:%S"),
         relative(dt),
     )
+
+
+# Request ids come from Teleport (UUIDs) and audit events, so from outside: only ids made
+# of these characters become links. Anything else ("a/b", "../../admin/", "..", a space, a
+# NUL) could not be reversed, would resolve to another page, or would be normalised away by
+# the browser; such an id is shown as text and stays searchable.
+LINKABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+def is_linkable_id(request_id: str) -> bool:
+    return bool(request_id) and LINKABLE_ID.match(request_id) is not None
+
+
+@register.filter
+def request_link(request_id: str) -> SafeString:
+    """The request id in <code>, linked to its timeline when the id is a safe path segment."""
+    if not is_linkable_id(request_id):
+        return format_html("<code>{}</code>", request_id)
+    url = reverse("dashboard:request", args=[request_id])
+    return format_html('<a href="{}"><code>{}</code></a>', url, request_id)
 
 
 @register.filter

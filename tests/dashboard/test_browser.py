@@ -171,3 +171,52 @@ def test_a_user_without_the_auditor_permission_gets_403(page, history):
     log_in(page, "intern")
     response = page.goto("/")
     assert response is not None and response.status == 403
+
+
+def test_no_page_breaks_the_content_security_policy(browser, live_server, history):
+    """With JavaScript on (the admin's scripts run), no dashboard or admin page makes
+    Chromium refuse anything; an injected inline script is refused, which shows both
+    that the policy is in force and that a violation would be seen here."""
+    from notifications.models import Recipient
+
+    recipient = Recipient.objects.create(handle="eng/access-requests")
+    make_user("root", auditor=False, is_staff=True, is_superuser=True)
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    log_in(page, "root")
+    paths = [
+        "/",
+        "/requests/",
+        "/requests/0f9e-approved/",
+        "/audit/",
+        "/health/",
+        "/admin/",
+        "/admin/teleportbridge/accessrequest/",
+        "/admin/teleportbridge/accessrequest/0f9e-approved/change/",
+        "/admin/notifications/post/",
+        "/admin/notifications/recipient/",
+        "/admin/notifications/recipient/add/",
+        f"/admin/notifications/recipient/{recipient.pk}/change/",
+    ]
+    for path in paths:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+    # Console messages arrive in order: once this one is in, every earlier one is too.
+    with page.expect_console_message(lambda m: m.text == "csp-check-done"):
+        page.evaluate("console.log('csp-check-done')")
+    assert refused == []
+
+    with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.injected = 1'; document.body.append(s); }"
+        )
+    assert page.evaluate("window.injected") is None
+    context.close()

@@ -68,7 +68,7 @@ def test_logged_in_users_without_the_auditor_permission_get_403(client, name):
 
 def test_superusers_see_the_dashboard(client):
     make_user("root", auditor=False, is_superuser=True, is_staff=True)
-    client.login(username="root", password="pw-root")
+    client.post(reverse("login"), {"username": "root", "password": "pw-root"})
     assert client.get(reverse("dashboard:overview")).status_code == 200
 
 

@@ -3,7 +3,9 @@
 Creates (or updates) a user in the "auditor" group: view-only permissions on every model
 the dashboard shows, which includes `teleportbridge.view_accessrequest`, the permission
 the dashboard checks. The password comes from an environment variable so it never shows
-up in shell history or `ps`. `--staff` also lets the user browse the admin (read-only).
+up in shell history or `ps`, and must pass AUTH_PASSWORD_VALIDATORS (as `createsuperuser`
+and the admin's password form do). `--staff` also lets the user browse the admin
+(read-only).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -66,10 +70,18 @@ class Command(BaseCommand):
         user, created = User.objects.get_or_create(username=opts["username"])
         if created and not password:
             raise CommandError("a new user needs --password-from-env VAR")
-        if password:
-            user.set_password(password)
         if opts["email"]:
             user.email = str(opts["email"])
+        if password:
+            # After the e-mail is set: the similarity check compares against it too.
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                # The transaction rolls back: a new user is not created with no password.
+                raise CommandError(
+                    f"password from {var} refused: {' '.join(exc.messages)}"
+                ) from None
+            user.set_password(password)
         if opts["staff"]:
             user.is_staff = True
         user.save()
