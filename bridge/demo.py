@@ -3,27 +3,49 @@
 The demo process hosts the Teleport and Mattermost simulators (real servers on
 loopback) and runs the real `runwatcher` and the web server as child processes, exactly
 as a deployment would, so what you see is the product, not a mock-up.
+
+Nothing it starts outlives it. SIGTERM, SIGHUP and SIGINT stop the children (gracefully,
+then forcibly after CHILD_STOP_SECONDS) and then the simulators; a second signal skips the
+wait. If the demo is killed outright (SIGKILL), the children get SIGTERM from the kernel
+(`proctree.spawn`), and runwatcher's workers follow runwatcher.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management.base import CommandError
 
+from bridge import proctree
 from simulators.mattermost.server import MattermostSimulator
 from simulators.teleport.certs import make_cluster, write_identity_file
 from simulators.teleport.server import TeleportSimulator
 
 ROOT = Path(settings.BASE_DIR)
+HOST = "127.0.0.1"
+#: Stop signals: SIGTERM (timeout, a supervisor, CI), SIGHUP (a closed terminal), SIGINT.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+#: How long the children get to stop gracefully (runwatcher promises 5 s under load).
+CHILD_STOP_SECONDS = 8.0
+
+
+@dataclass
+class Child:
+    label: str  # for messages: "runwatcher", "the web server on 127.0.0.1:8000"
+    proc: subprocess.Popen
+    log: Path
 
 
 class Demo:
@@ -34,10 +56,33 @@ class Demo:
         self.web_port = web_port
         self.via_proxy = via_proxy
         self.say = say
-        self.children: list[subprocess.Popen] = []
+        self.children: list[Child] = []
+        self.teleport: TeleportSimulator | None = None
         self.proxy = None
-        self.stop = threading.Event()
+        self.mm: MattermostSimulator | None = None
+        self.stop = threading.Event()  # set by a stop signal, or when the story is told
+        self.force = threading.Event()  # a second signal: do not wait for graceful stops
+        self.stopped_by = ""  # the name of the signal that stopped us
         self._seen: dict[str, int] = {}  # post id -> update_at already printed
+
+    # -- signals --------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """Turn stop signals into `stop` (and a second one into `force`).
+
+        Python's default is to die at once on SIGTERM and SIGHUP, leaving every child
+        running; the handler only sets flags (it runs on the main thread between two
+        bytecodes, so it must not do the stopping itself), and the main thread notices
+        at its next wait and runs shutdown()."""
+
+        def handler(signum: int, _frame: object) -> None:
+            if self.stop.is_set():
+                self.force.set()
+                return
+            self.stopped_by = signal.Signals(signum).name
+            self.stop.set()
+
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handler)
 
     # -- set-up ---------------------------------------------------------------------------
     def start_simulators(self) -> None:
@@ -88,18 +133,46 @@ class Demo:
         env.setdefault("DATABASE_URL", f"sqlite:///{settings.DATABASES['default']['NAME']}")
         return env
 
-    def spawn(self, *args: str, log: str) -> subprocess.Popen:
-        out = (self.data / log).open("a")
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.children.append(proc)
+    def spawn(self, *args: str, log: str, label: str) -> subprocess.Popen:
+        """Start `manage.py *args` as a child that dies with us (even if we are SIGKILLed).
+
+        Its own session (and so process group) keeps a Ctrl-C in the terminal from
+        reaching it directly, so the demo decides the order of the stop, and lets
+        shutdown() reach anything it leaves behind with one killpg."""
+        path = self.data / log
+        with path.open("a") as out:
+            proc = proctree.spawn(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.children.append(Child(label, proc, path))
         return proc
+
+    def check_children(self) -> None:
+        """Raise CommandError (one line) if a child ended while the demo still needs it:
+        a web server that lost the race for the port, a runwatcher that could not start."""
+        if self.stop.is_set():
+            return  # ending is expected now
+        for child in self.children:
+            code = _exit_status(child.proc)
+            if code is not None:
+                raise CommandError(
+                    f"{child.label} exited with code {code}: {_last_line(child.log)} "
+                    f"(see {child.log})"
+                )
+
+    def wait_listening(self, port: int, timeout: float = 60) -> None:
+        """Wait until the web server accepts connections, so the URL we print works."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5):
+                return
+            self.stop.wait(0.1)
 
     # -- story ----------------------------------------------------------------------------
     def seed(self) -> list[str]:
@@ -146,6 +219,7 @@ class Demo:
     def wait_posted(self, ids: list[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
             text = "".join(p["message"] for p in self.mm.root_posts())
             if all(i in text for i in ids):
                 return
@@ -154,7 +228,8 @@ class Demo:
     def wait_resolved(self, timeout: float = 60) -> bool:
         """True once the approval, denial and expiry edits are visible in Mattermost."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
             text = "".join(p["message"] for p in self.mm.root_posts())
             if all(s in text for s in ("✅ APPROVED", "❌ DENIED", "⌛ EXPIRED")):
                 return True
@@ -180,18 +255,69 @@ class Demo:
             self.say(f"  [mattermost] {kind:5} in {where}: {first.strip()}")
 
     def shutdown(self) -> None:
+        """Stop the children, then the simulators. Never leaves a process behind.
+
+        Each child gets SIGTERM (runwatcher then stops its own workers) and
+        CHILD_STOP_SECONDS, or less if a second stop signal arrives; then its whole
+        process group gets SIGKILL, which ends a child past its bound and anything it
+        left behind. The group is killed *before* the child is reaped: until then its
+        PID (which is the group ID) cannot be reused by an unrelated process."""
         self.stop.set()
-        for proc in self.children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.children:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        procs = [child.proc for child in self.children]
+        for proc in procs:
+            if _exit_status(proc) is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + CHILD_STOP_SECONDS
+        while (
+            time.monotonic() < deadline
+            and not self.force.is_set()
+            and any(_exit_status(p) is None for p in procs)
+        ):
+            self.force.wait(0.05)
+        for proc in procs:
+            proctree.signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
         for server in (self.proxy, self.teleport, self.mm):
             if server is not None:
                 server.stop()
+
+
+def port_taken(port: int) -> bool:
+    """Whether something already listens on HOST:port.
+
+    Bound the way runserver binds (SO_REUSEADDR), so the TIME_WAIT connections a
+    previous demo leaves behind for a minute do not count as taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _exit_status(proc: subprocess.Popen) -> int | None:
+    """The child's exit code (negative: killed by that signal), None while it runs.
+
+    Does not reap the child (WNOWAIT), so its PID stays reserved; see shutdown()."""
+    if proc.returncode is not None:
+        return proc.returncode
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return proc.wait()  # reaped elsewhere already
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
 
 
 def demo_password() -> str:
