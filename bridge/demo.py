@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from django.core.management.base import CommandError
 
 from bridge import proctree
 from simulators.mattermost.server import MattermostSimulator
-from simulators.teleport.certs import make_cluster, write_identity_file
+from simulators.teleport.certs import identity_file_text, make_cluster
 from simulators.teleport.server import TeleportSimulator
 
 ROOT = Path(settings.BASE_DIR)
@@ -89,7 +90,9 @@ class Demo:
         self.data.mkdir(parents=True, exist_ok=True)
         pki = make_cluster("demo.teleport.example.com")
         self.teleport = TeleportSimulator(pki, proxy_public_addr="teleport.example.com:443").start()
-        write_identity_file(self.data / "identity", pki.issue_client(), pki.cluster_name)
+        write_private(
+            self.data / "identity", identity_file_text(pki.issue_client(), pki.cluster_name)
+        )
         self.addr = self.teleport.address
         self.env_extra: dict[str, str] = {}
         if self.via_proxy:
@@ -111,8 +114,10 @@ class Demo:
             mm.add_user(f"{name}@example.com", name)
 
     def write_config(self) -> Path:
+        """The plugin TOML; it holds the bot token, so only its owner may read it."""
         path = self.data / "teleport-mattermost.toml"
-        path.write_text(
+        write_private(
+            path,
             "[teleport]\n"
             f'addr = "{self.addr}"\n'
             f'identity = "{self.data / "identity"}"\n\n'
@@ -124,7 +129,7 @@ class Demo:
             '"dba" = ["eng/dba", "eng/secret-ops"]\n\n'
             "[log]\n"
             f'output = "{self.data / "runwatcher.log"}"\n'
-            'severity = "INFO"\n'
+            'severity = "INFO"\n',
         )
         return path
 
@@ -281,6 +286,23 @@ class Demo:
         for server in (self.proxy, self.teleport, self.mm):
             if server is not None:
                 server.stop()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), like tctl writes identities.
+
+    Written to a private temporary file and renamed over the target: the content is
+    never readable by others, not even for a moment, and a file left 0644 by an older
+    demo is replaced rather than rewritten in place with its old mode."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def port_taken(port: int) -> bool:

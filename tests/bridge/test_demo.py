@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -39,6 +40,11 @@ def demo_command(tmp_path: Path, port: int) -> list[str]:
 @pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "via-proxy"])
 def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     data = tmp_path / "data"
+    data.mkdir()
+    # Left world-readable by an older demo: rewriting it in place would keep that mode.
+    old_config = data / "teleport-mattermost.toml"
+    old_config.write_text("# old\n")
+    old_config.chmod(0o644)
     args = ["--exit-after-seed", "--data-dir", str(data)]
     if via_proxy:
         args.append("--via-proxy")
@@ -58,6 +64,10 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     log = (data / "runwatcher.log").read_text()
     path = "through the Proxy" if via_proxy else "direct to Auth"
     assert path in log and "Successfully shut down" in log
+    # The TOML holds the bot token and the identity a private key: owner only.
+    for secret in ("teleport-mattermost.toml", "identity"):
+        assert stat.S_IMODE((data / secret).stat().st_mode) == 0o600, secret
+    assert "token" in (data / "teleport-mattermost.toml").read_text()
 
 
 def start_demo(tmp_path: Path, port: int) -> subprocess.Popen:
