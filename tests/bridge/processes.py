@@ -58,6 +58,7 @@ def started_runwatcher(
 ) -> subprocess.Popen:
     """A runwatcher that has reached "Plugin is ready" (logging to plugin.log); its
     process tree at that moment is kept in `proc.tree` for kill_tree() and the checks."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = write_config(
         tmp_path / "tm.toml",
         teleport_addr=teleport.address,
@@ -88,6 +89,16 @@ def kill_tree(proc: subprocess.Popen, *groups: int) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def child_groups(pid: int) -> list[int]:
+    """Process groups of `pid`'s descendants other than ours (the demo starts each child
+    in its own session); never our own group, so killing them cannot kill pytest."""
+    groups = set()
+    for child in descendants(pid):
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            groups.add(os.getpgid(child))
+    return sorted(groups - {os.getpgrp()})
 
 
 def alive(pids: Iterable[int], groups: Iterable[int] = ()) -> list[int]:

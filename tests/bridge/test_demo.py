@@ -18,6 +18,7 @@ import pytest
 from bridge.proctree import descendants, spawn
 from tests.bridge.processes import (
     ROOT,
+    child_groups,
     free_port,
     kill_tree,
     port_is_free,
@@ -37,6 +38,24 @@ def demo_command(tmp_path: Path, port: int) -> list[str]:
     return [sys.executable, "manage.py", "demo", "--port", str(port), "--data-dir", data]
 
 
+def run_demo(tmp_path: Path, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run(), but a demo left running by a failure (or a killed pytest) is
+    stopped, its children included."""
+    proc = spawn(
+        args,
+        cwd=ROOT,
+        env=demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        kill_tree(proc, *child_groups(proc.pid))
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 @pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "via-proxy"])
 def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     data = tmp_path / "data"
@@ -48,14 +67,7 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     args = ["--exit-after-seed", "--data-dir", str(data)]
     if via_proxy:
         args.append("--via-proxy")
-    out = subprocess.run(
-        [sys.executable, "manage.py", "demo", *args],
-        cwd=ROOT,
-        env=demo_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    out = run_demo(tmp_path, [sys.executable, "manage.py", "demo", *args], timeout=240)
     assert out.returncode == 0, out.stdout + out.stderr
     # The echo polls, so a post may first be seen already edited: check the end state.
     assert "in eng/access-requests: **Status**: ✅ APPROVED" in out.stdout
@@ -91,7 +103,7 @@ def start_demo(tmp_path: Path, port: int) -> subprocess.Popen:
         )
         assert proc.poll() is None, out.read_text()
         proc.tree = descendants(proc.pid)
-        proc.groups = sorted({os.getpgid(pid) for pid in proc.tree} - {os.getpgid(proc.pid)})
+        proc.groups = child_groups(proc.pid)
     except BaseException:
         kill_tree(proc)
         raise
@@ -143,14 +155,7 @@ def test_a_taken_port_is_one_line(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        out = subprocess.run(
-            demo_command(tmp_path, port),
-            cwd=ROOT,
-            env=demo_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = run_demo(tmp_path, demo_command(tmp_path, port), timeout=60)
     assert out.returncode == 1
     assert out.stdout == ""
     assert out.stderr.strip() == (

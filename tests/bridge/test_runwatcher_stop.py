@@ -10,7 +10,14 @@ from collections import Counter
 import pytest
 
 from bridge.service import GRACEFUL_STOP_SECONDS
-from tests.bridge.processes import alive, kill_tree, started_runwatcher, wait_all_gone
+from tests.bridge.processes import (
+    alive,
+    kill_tree,
+    start_runwatcher,
+    started_runwatcher,
+    wait_all_gone,
+)
+from tests.conftest import write_config
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +48,7 @@ def test_every_stop_takes_the_workers_along(sig, tmp_path, teleport, identity_fi
         log = (tmp_path / "plugin.log").read_text()
         assert f"Got {sig.name}, shutting down" in log and "Successfully shut down" in log
     assert stopped_after < GRACEFUL_STOP_SECONDS
+    print(f"{sig.name}: runwatcher tree gone {stopped_after:.2f}s after the signal")
 
 
 def test_graceful_stop_during_a_burst_is_quick_and_loses_nothing(
@@ -81,6 +89,7 @@ def test_graceful_stop_during_a_burst_is_quick_and_loses_nothing(
     assert took < GRACEFUL_STOP_SECONDS, f"graceful stop took {took:.1f}s"
     assert not leftover
     assert "Successfully shut down" in log
+    print(f"graceful stop during a burst: exit {code} {took:.2f}s after SIGTERM")
 
     # The next start delivers the rest; nothing is posted twice.
     proc = started_runwatcher(
@@ -112,3 +121,55 @@ def test_graceful_stop_during_a_burst_is_quick_and_loses_nothing(
         kill_tree(proc)
     counts = roots_per_request()
     assert set(counts.values()) == {2}, {rid: n for rid, n in counts.items() if n != 2}
+
+
+def test_a_standby_stops_at_once_and_takes_over_from_a_stopped_leader(
+    tmp_path, teleport, identity_file, mattermost
+):
+    """The leader lock is not what holds a stop: a standby waiting for it stops at once,
+    and a leader's stop (graceful or SIGKILL) hands the lock over."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the leader lock is a PostgreSQL advisory lock; SQLite has no standby")
+    leader = started_runwatcher(tmp_path / "a", teleport, identity_file, mattermost)
+    standbys = []
+    try:
+        for name in ("b", "c"):
+            (tmp_path / name).mkdir()
+            config = write_config(
+                tmp_path / name / "tm.toml",
+                teleport_addr=teleport.address,
+                identity=identity_file,
+                mattermost_url=mattermost.url,
+                recipients=["eng/access-requests"],
+                log_output=str(tmp_path / name / "plugin.log"),
+            )
+            standbys.append(start_runwatcher(config, log=tmp_path / name / "out.log"))
+        for name in ("b", "c"):
+            log = tmp_path / name / "plugin.log"
+            wait_until(
+                lambda log=log: log.exists() and "standing by" in log.read_text(),
+                timeout=60,
+                message=f"{name} standing by",
+            )
+        b, c = standbys
+        started = time.monotonic()
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(timeout=10) == 0
+        assert time.monotonic() - started < GRACEFUL_STOP_SECONDS
+        leader.send_signal(signal.SIGKILL)
+        wait_all_gone([leader.pid, *leader.tree], timeout=5)
+        c_log = tmp_path / "c" / "plugin.log"
+        wait_until(lambda: "Plugin is ready" in c_log.read_text(), timeout=30, message="takeover")
+        rid = teleport.create_request(user="after-takeover")
+        wait_until(
+            lambda: any(rid in p["message"] for p in mattermost.root_posts()),
+            timeout=30,
+            message="the new leader posts",
+        )
+        c.send_signal(signal.SIGTERM)
+        assert c.wait(timeout=10) == 0
+    finally:
+        for proc in [leader, *standbys]:
+            kill_tree(proc)
