@@ -71,9 +71,11 @@ class Demo:
         """Turn stop signals into `stop` (and a second one into `force`).
 
         Python's default is to die at once on SIGTERM and SIGHUP, leaving every child
-        running; the handler only sets flags (it runs on the main thread between two
-        bytecodes, so it must not do the stopping itself), and the main thread notices
-        at its next wait and runs shutdown()."""
+        running. The handler only sets flags, and the main thread notices at its next
+        wait and runs shutdown(). It must not raise (as the default SIGINT handler does
+        with KeyboardInterrupt): it runs between any two bytecodes of the main thread, so
+        an exception could land between starting a child and recording it, and that
+        child would never be stopped."""
 
         def handler(signum: int, _frame: object) -> None:
             if self.stop.is_set():
