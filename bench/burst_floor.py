@@ -60,6 +60,8 @@ def floor_client(spec_path: str, out_path: str) -> None:
 
 
 def run_floor(args, tmp: Path, bridge: dict) -> dict:
+    from bridge.proctree import spawn  # ROOT is on sys.path by now (notify_burst.main)
+
     sim = start_mattermost(args.latency_ms / 1000)
     try:
         # One fresh channel per channel the bridge posted to (same posts, same spread).
@@ -84,12 +86,19 @@ def run_floor(args, tmp: Path, bridge: dict) -> dict:
         }
         (tmp / "floor.json").write_text(json.dumps(spec))
         t_start = time.time()
-        subprocess.run(
+        # Through proctree.spawn: the floor client ends with this script, however it ends.
+        floor = spawn(
             [sys.executable, str(ENTRY), "_floor", str(tmp / "floor.json"), str(tmp / "floor.out")],
             cwd=ROOT,
-            check=True,
-            timeout=args.deadline,
         )
+        try:
+            code = floor.wait(timeout=args.deadline)
+        finally:
+            if floor.poll() is None:
+                floor.kill()
+                floor.wait()
+        if code != 0:
+            raise subprocess.CalledProcessError(code, floor.args)
         wall_s = time.time() - t_start
         out = json.loads((tmp / "floor.out").read_text())
         by_key = {(p.get("props") or {}).get(PROPS_KEY): p for p in sim.posts()}

@@ -97,12 +97,16 @@ def write_config(path: Path, teleport_addr: str, identity: Path, mm_url: str, ha
 
 
 def start_runwatcher(config: Path, db_url: str, workers: int, log: Path) -> subprocess.Popen:
+    """A real runwatcher that stops when this script ends, however it ends (a Ctrl-C, a
+    `timeout`, the watchdog's os._exit): proctree.spawn arms the parent-death signal."""
+    from bridge.proctree import spawn  # ROOT is on sys.path by now (notify_burst.main)
+
     env = {**os.environ, "DATABASE_URL": db_url, "Q_WORKERS": str(workers)}
     env.pop("TELEPORT_MATTERMOST_CONFIG", None)
     env.pop("DEBUG", None)
     # Production settings (DEBUG off) need a key; one per run is enough for a benchmark.
     env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    return subprocess.Popen(
+    return spawn(
         [
             sys.executable,
             "manage.py",

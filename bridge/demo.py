@@ -3,31 +3,54 @@
 The demo process hosts the Teleport and Mattermost simulators (real servers on
 loopback) and runs the real `runwatcher` and the web server as child processes, exactly
 as a deployment would, so what you see is the product, not a mock-up.
+
+Nothing it starts outlives it. SIGTERM, SIGHUP and SIGINT stop the children (gracefully,
+then forcibly after CHILD_STOP_SECONDS) and then the simulators; a second signal skips the
+wait. If the demo is killed outright (SIGKILL), the children get SIGTERM from the kernel
+(`proctree.spawn`), and runwatcher's workers follow runwatcher.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.management.base import CommandError
 
+from bridge import proctree
 from simulators.mattermost.server import MattermostSimulator
-from simulators.teleport.certs import make_cluster, write_identity_file
+from simulators.teleport.certs import identity_file_text, make_cluster
 from simulators.teleport.server import TeleportSimulator
 
 if TYPE_CHECKING:
     from simulators.teleport.proxy import ProxySimulator
 
 ROOT = Path(settings.BASE_DIR)
+HOST = "127.0.0.1"
+#: Stop signals: SIGTERM (timeout, a supervisor, CI), SIGHUP (a closed terminal), SIGINT.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+#: How long the children get to stop gracefully (runwatcher promises 5 s under load).
+CHILD_STOP_SECONDS = 8.0
+
+
+@dataclass
+class Child:
+    label: str  # for messages: "runwatcher", "the web server on 127.0.0.1:8000"
+    proc: subprocess.Popen
+    log: Path
 
 
 class Demo:
@@ -38,17 +61,57 @@ class Demo:
         self.web_port = web_port
         self.via_proxy = via_proxy
         self.say = say
-        self.children: list[subprocess.Popen] = []
+        self.children: list[Child] = []
+        self._teleport: TeleportSimulator | None = None
         self.proxy: ProxySimulator | None = None
-        self.stop = threading.Event()
+        self._mm: MattermostSimulator | None = None
+        self.stop = threading.Event()  # set by a stop signal, or when the story is told
+        self.force = threading.Event()  # a second signal: do not wait for graceful stops
+        self.stopped_by = ""  # the name of the signal that stopped us
         self._seen: dict[str, int] = {}  # post id -> update_at already printed
+
+    @property
+    def teleport(self) -> TeleportSimulator:
+        if self._teleport is None:
+            raise RuntimeError("start_simulators() first")
+        return self._teleport
+
+    @property
+    def mm(self) -> MattermostSimulator:
+        if self._mm is None:
+            raise RuntimeError("start_simulators() first")
+        return self._mm
+
+    # -- signals --------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """Turn stop signals into `stop` (and a second one into `force`).
+
+        Python's default is to die at once on SIGTERM and SIGHUP, leaving every child
+        running. The handler only sets flags, and the main thread notices at its next
+        wait and runs shutdown(). It must not raise (as the default SIGINT handler does
+        with KeyboardInterrupt): it runs between any two bytecodes of the main thread, so
+        an exception could land between starting a child and recording it, and that
+        child would never be stopped."""
+
+        def handler(signum: int, _frame: object) -> None:
+            if self.stop.is_set():
+                self.force.set()
+                return
+            self.stopped_by = signal.Signals(signum).name
+            self.stop.set()
+
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handler)
 
     # -- set-up ---------------------------------------------------------------------------
     def start_simulators(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         pki = make_cluster("demo.teleport.example.com")
-        self.teleport = TeleportSimulator(pki, proxy_public_addr="teleport.example.com:443").start()
-        write_identity_file(self.data / "identity", pki.issue_client(), pki.cluster_name)
+        self._teleport = TeleportSimulator(pki, proxy_public_addr="teleport.example.com:443")
+        self._teleport.start()
+        write_private(
+            self.data / "identity", identity_file_text(pki.issue_client(), pki.cluster_name)
+        )
         self.addr = self.teleport.address
         self.env_extra: dict[str, str] = {}
         if self.via_proxy:
@@ -59,7 +122,7 @@ class Demo:
             self.env_extra["REQUESTS_CA_BUNDLE"] = str(ca)
             self.addr = self.proxy.address
         mm = MattermostSimulator().start()
-        self.mm = mm
+        self._mm = mm
         mm.add_team("eng", "Engineering")
         self.channels = {
             mm.add_channel("eng", "access-requests", "Access Requests"): "eng/access-requests",
@@ -70,8 +133,10 @@ class Demo:
             mm.add_user(f"{name}@example.com", name)
 
     def write_config(self) -> Path:
+        """The plugin TOML; it holds the bot token, so only its owner may read it."""
         path = self.data / "teleport-mattermost.toml"
-        path.write_text(
+        write_private(
+            path,
             "[teleport]\n"
             f'addr = "{self.addr}"\n'
             f'identity = "{self.data / "identity"}"\n\n'
@@ -83,7 +148,7 @@ class Demo:
             '"dba" = ["eng/dba", "eng/secret-ops"]\n\n'
             "[log]\n"
             f'output = "{self.data / "runwatcher.log"}"\n'
-            'severity = "INFO"\n'
+            'severity = "INFO"\n',
         )
         return path
 
@@ -92,18 +157,46 @@ class Demo:
         env.setdefault("DATABASE_URL", f"sqlite:///{settings.DATABASES['default']['NAME']}")
         return env
 
-    def spawn(self, *args: str, log: str) -> subprocess.Popen:
-        out = (self.data / log).open("a")
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.children.append(proc)
+    def spawn(self, *args: str, log: str, label: str) -> subprocess.Popen:
+        """Start `manage.py *args` as a child that dies with us (even if we are SIGKILLed).
+
+        Its own session (and so process group) keeps a Ctrl-C in the terminal from
+        reaching it directly, so the demo decides the order of the stop, and lets
+        shutdown() reach anything it leaves behind with one killpg."""
+        path = self.data / log
+        with path.open("a") as out:
+            proc = proctree.spawn(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.children.append(Child(label, proc, path))
         return proc
+
+    def check_children(self) -> None:
+        """Raise CommandError (one line) if a child ended while the demo still needs it:
+        a web server that lost the race for the port, a runwatcher that could not start."""
+        if self.stop.is_set():
+            return  # ending is expected now
+        for child in self.children:
+            code = _exit_status(child.proc)
+            if code is not None:
+                raise CommandError(
+                    f"{child.label} exited with code {code}: {_last_line(child.log)} "
+                    f"(see {child.log})"
+                )
+
+    def wait_listening(self, port: int, timeout: float = 60) -> None:
+        """Wait until the web server accepts connections, so the URL we print works."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5):
+                return
+            self.stop.wait(0.1)
 
     # -- story ----------------------------------------------------------------------------
     def seed(self) -> list[str]:
@@ -150,6 +243,7 @@ class Demo:
     def wait_posted(self, ids: list[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
             text = "".join(p["message"] for p in self.mm.root_posts())
             if all(i in text for i in ids):
                 return
@@ -158,7 +252,8 @@ class Demo:
     def wait_resolved(self, timeout: float = 60) -> bool:
         """True once the approval, denial and expiry edits are visible in Mattermost."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
             text = "".join(p["message"] for p in self.mm.root_posts())
             if all(s in text for s in ("✅ APPROVED", "❌ DENIED", "⌛ EXPIRED")):
                 return True
@@ -184,18 +279,86 @@ class Demo:
             self.say(f"  [mattermost] {kind:5} in {where}: {first.strip()}")
 
     def shutdown(self) -> None:
+        """Stop the children, then the simulators. Never leaves a process behind.
+
+        Each child gets SIGTERM (runwatcher then stops its own workers) and
+        CHILD_STOP_SECONDS, or less if a second stop signal arrives; then its whole
+        process group gets SIGKILL, which ends a child past its bound and anything it
+        left behind. The group is killed *before* the child is reaped: until then its
+        PID (which is the group ID) cannot be reused by an unrelated process."""
         self.stop.set()
-        for proc in self.children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.children:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for server in (self.proxy, self.teleport, self.mm):
+        procs = [child.proc for child in self.children]
+        for proc in procs:
+            if _exit_status(proc) is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + CHILD_STOP_SECONDS
+        while (
+            time.monotonic() < deadline
+            and not self.force.is_set()
+            and any(_exit_status(p) is None for p in procs)
+        ):
+            self.force.wait(0.05)
+        for proc in procs:
+            proctree.signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for server in (self.proxy, self._teleport, self._mm):
             if server is not None:
                 server.stop()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), like tctl writes identities.
+
+    Written to a private temporary file and renamed over the target: the content is
+    never readable by others, not even for a moment, and a file left 0644 by an older
+    demo is replaced rather than rewritten in place with its old mode."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def port_taken(port: int) -> bool:
+    """Whether something already listens on HOST:port.
+
+    Bound the way runserver binds (SO_REUSEADDR), so the TIME_WAIT connections a
+    previous demo leaves behind for a minute do not count as taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _exit_status(proc: subprocess.Popen) -> int | None:
+    """The child's exit code (negative: killed by that signal), None while it runs.
+
+    Does not reap the child (WNOWAIT), so its PID stays reserved; see shutdown()."""
+    if proc.returncode is not None:
+        return proc.returncode
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return proc.wait()  # reaped elsewhere already
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
 
 
 def demo_password() -> str:

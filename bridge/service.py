@@ -4,6 +4,10 @@ Order matters: the start-up checks run first, so a bad token or an unreachable c
 one clear line and exit code 1 with nothing started; they run in a forked child
 (bridge.startup.run_in_child) because the django-q2 workers are forked next and no gRPC
 channel may exist in this process before that (grpcio does not survive fork).
+
+Stopping: a graceful stop ends within GRACEFUL_STOP_SECONDS whatever the load (see
+`Service._stop_workers()` for what used to hold it up), and however runwatcher ends, even
+by SIGKILL, its forked workers end with it (`proctree.forks_die_with_parent()`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +26,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from bridge.leader import LeaderLock
-from bridge.proctree import kill_tree_and_exit
+from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_tree_and_exit
 from bridge.startup import mattermost_failure, run_in_child, teleport_failure
 from notifications.tasks import enqueue_reconcile, sweep_due_posts
 from teleportbridge.config import Config
@@ -35,6 +40,14 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
+#: What a graceful stop (SIGTERM, SIGINT, SIGHUP) promises, under any load.
+GRACEFUL_STOP_SECONDS = 5.0
+#: The part of it the django-q2 workers get to finish the delivery in hand; the rest is
+#: for the watcher's own bookkeeping and the interpreter's exit.
+WORKER_DRAIN_SECONDS = 3.0
+#: Signals that stop runwatcher gracefully. SIGHUP too: it is what a closed terminal or an
+#: ended SSH session sends, and dying from it without cleanup is what left workers behind.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass
@@ -98,16 +111,35 @@ class Service:
         self._threads: list[threading.Thread] = []
         # Stop signals received so far (only the main thread runs signal handlers).
         self._signals: set[int] = set()
+        # monotonic time the stop was asked for: every wait of the stop counts from it.
+        self._stop_asked_at: float | None = None
+        # Serialises _stop_workers() between the shutdown thread and the main thread.
+        self._workers_lock = threading.Lock()
+        self._workers_stopped = False
 
     def stop(self) -> None:
-        # Runs on a helper thread (never inside the signal handler itself): stop() takes
-        # the watcher's stream lock, which the main thread may be holding.
+        """Stop everything, from a helper thread (never inside the signal handler itself:
+        stop() takes the watcher's stream lock, which the main thread may be holding).
+
+        The workers are told to stop here rather than after the watcher has wound down,
+        so their drain runs in parallel with it and does not depend on the main thread
+        returning promptly."""
+        self._mark_stop_asked()
         self.stopping.set()
         self.watcher.stop()
+        self._stop_workers()
+
+    def _mark_stop_asked(self) -> float:
+        # Benign race: the shutdown thread and the main thread may both get here; either
+        # value is within moments of the other.
+        if self._stop_asked_at is None:
+            self._stop_asked_at = time.monotonic()
+        return self._stop_asked_at
 
     def install_signal_handlers(self) -> None:
         """As the plugin: SIGTERM/SIGINT stop gracefully, forced after FORCED_STOP_SECONDS
-        (15 s); a second SIGINT forces at once; SIGUSR1 is ignored instead of killing us."""
+        (15 s); a second SIGINT forces at once; SIGUSR1 is ignored instead of killing us.
+        SIGHUP stops gracefully as well (the plugin dies from it; we clean up)."""
 
         def handler(signum, _frame) -> None:
             name = signal.Signals(signum).name
@@ -125,8 +157,8 @@ class Service:
             timer.daemon = True
             timer.start()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handler)
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
     @staticmethod
@@ -142,12 +174,62 @@ class Service:
 
         # The forked workers must not share our DB sockets.
         connections.close_all()
+        # The sentinel and, through it, every worker die the moment we do, even by SIGKILL:
+        # workers left behind would keep draining the queue with no watcher and no leader.
+        forks_die_with_parent()
         self.cluster = Cluster(get_broker())
         # Cluster() installs its own SIGTERM/SIGINT handlers (stop the workers only); put
         # ours back before start() so a signal during the start-up stops everything.
         self.install_signal_handlers()
-        self.cluster.start()
+        try:
+            self.cluster.start()
+        except RuntimeError:
+            if self.stopping.is_set():
+                return  # a stop during start-up ended the sentinel before it was ready
+            raise
         log.info("Started %s in-process django-q2 worker(s)", settings.Q_CLUSTER["workers"])
+
+    def _stop_workers(self) -> None:
+        """Stop the django-q2 cluster within WORKER_DRAIN_SECONDS of the stop request.
+
+        django-q2's own Cluster.stop() has no bound, and under load it took long enough
+        to hit the 15 s forced stop: its sentinel first waits for the pusher, which may be
+        blocked handing a task to a full worker queue; it then queues one STOP *behind*
+        every task already handed to the pool (up to workers² of them); each worker
+        finishes its task first, and one delivery can spend the HTTP client's 10 s timeout
+        on a Mattermost that stopped answering, several calls in a row; finally it waits
+        up to Q_TIMEOUT for the monitor to save every result.
+
+        So the workers get a drain window, and whatever is still running after it is
+        killed. That is safe by design (notifications.delivery): a post is committed as
+        SENDING with its key before the HTTP call, and the next runwatcher's sweep adopts
+        a post that reached Mattermost instead of sending it again; a task that was
+        queued but not finished is never acknowledged, so the broker delivers it again.
+
+        Called by the shutdown thread and by run()'s cleanup; the lock makes the second
+        caller wait for the first instead of joining the sentinel concurrently."""
+        with self._workers_lock:
+            cluster = self.cluster
+            sentinel = getattr(cluster, "sentinel", None)
+            if sentinel is None or self._workers_stopped:
+                # Not started (yet: then run()'s cleanup calls us again), or done already.
+                return
+            self._workers_stopped = True
+            if cluster.stop_event is not None:
+                cluster.stop_event.set()  # the sentinel's own graceful stop begins
+            deadline = self._mark_stop_asked() + WORKER_DRAIN_SECONDS
+            sentinel.join(timeout=max(0.0, deadline - time.monotonic()))
+            if sentinel.is_alive():
+                # The sentinel first: with it gone nothing can reincarnate a worker, and its
+                # children get their parent-death SIGKILL anyway; listed ones are killed too.
+                busy = [sentinel.pid, *descendants(sentinel.pid)]
+                log.warning(
+                    "The workers were still busy %ss after the stop; stopped them "
+                    "(unfinished deliveries resume at the next start)",
+                    f"{WORKER_DRAIN_SECONDS:g}",
+                )
+                kill_all(busy)
+                sentinel.join(timeout=2)
 
     def startup_checks(self) -> bool:
         """Teleport and Mattermost answer as they must (False: stopped meanwhile)."""
@@ -216,7 +298,7 @@ class Service:
         if not self.startup_checks() or not self.lock.wait(self.stopping):
             return
         try:
-            if self.opts.workers:
+            if self.opts.workers and not self.stopping.is_set():
                 self.start_workers()
             self._heartbeat()
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
@@ -227,11 +309,18 @@ class Service:
             if not self.stopping.is_set():
                 self.watcher.run()
         finally:
+            stop_asked_at = self._mark_stop_asked()
             self.stopping.set()
+            self._stop_workers()
+            # The loops finish their current round; all of them share one deadline. The
+            # audit poller's GetEvents is cancelled by the watcher closing its connection.
+            # A loop still busy after it (a slow query) is a daemon thread: it ends with
+            # the process and its open transaction is rolled back.
+            deadline = stop_asked_at + WORKER_DRAIN_SECONDS
             for t in self._threads:
-                t.join(timeout=5)
-            if self.cluster is not None:
-                self.cluster.stop()
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
+                if t.is_alive():
+                    log.warning("The %s loop was still busy at shutdown; not waiting", t.name)
             self.lock.release()
             try:
                 WatcherState.set(connected=False, pid=None)

@@ -196,8 +196,8 @@ def correlate_review_events(events: Iterable[AuditEvent]) -> list[ReviewCorrelat
     )
     reviews: dict[tuple[str, str], Review] = {}
     matching = Review.objects.filter(request_id__in=ids).order_by("position")
-    for review in matching.only("id", "request_id", "author", "position", "created_at"):
-        reviews.setdefault((review.request_id, review.author), review)
+    for row in matching.only("id", "request_id", "author", "position", "created_at"):
+        reviews.setdefault((row.request_id, row.author), row)
     out = []
     for e in events:
         req = requests.get(e.request_id)

@@ -133,7 +133,7 @@ def annotate_in_bulk(qs: QuerySet[AccessRequest]) -> list[AccessRequest]:
     # Each grouped query re-runs that subquery, so it can name a request stored after
     # `rows` was read (the watcher keeps writing while the page renders): they are skipped
     # instead of failing the page; they show up on the next load.
-    def grouped(query) -> list[tuple[AccessRequest, dict]]:
+    def grouped(query) -> list[tuple[Any, dict]]:  # (a FactRow-to-be, its values row)
         return [(r, row) for row in query if (r := by_id.get(row["request_id"])) is not None]
 
     plans = NotificationPlan.objects.filter(request__in=ids).values("request_id", "status")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from statistics import median
 
 from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast, Coalesce, TruncDate
@@ -118,7 +117,7 @@ def overview(*, now: datetime | None = None, days: int = 30, chart_days: int = 1
         anomaly_counts=sorted(Counter(a.kind.label for a in anomalies).items()),
         per_day=requests_per_day(now=now, days=chart_days),
         ttr_buckets=ttr_histogram(ttrs),
-        ttr_median=median(ttrs) if ttrs else None,
+        ttr_median=_median(ttrs),
         ttr_count=len(ttrs),
     )
 
@@ -377,3 +376,12 @@ def health() -> Health:
         audit_events=AuditEvent.objects.count(),
         review_events=AuditEvent.objects.filter(event_type=REVIEW_EVENT).count(),
     )
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    """statistics.median for durations (its type hints only admit numbers)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from datetime import date
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -27,7 +29,7 @@ AUDITOR_PERMISSION = "teleportbridge.view_accessrequest"
 PAGE_SIZE = 50
 
 
-def auditor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Login first (redirect), then the permission (403): the order matters for anonymous
     visitors, who must land on the login page rather than a bare 403."""
     return login_required(
@@ -57,22 +59,30 @@ def overview(request: HttpRequest) -> HttpResponse:
 @auditor_required
 def request_list(request: HttpRequest) -> HttpResponse:
     g = request.GET
-    filters = {
-        "q": _param(request, "q").strip(),
-        "state": _param(request, "state"),
-        "notification": _param(request, "notification"),
-        "created_from": _date(_param(request, "from")),
-        "created_to": _date(_param(request, "to")),
-    }
-    page = Paginator(queries.search_requests(**filters), PAGE_SIZE).get_page(g.get("page"))
+    q, state = _param(request, "q").strip(), _param(request, "state")
+    notification = _param(request, "notification")
+    found = queries.search_requests(
+        q=q,
+        state=state,
+        notification=notification,
+        created_from=_date(_param(request, "from")),
+        created_to=_date(_param(request, "to")),
+    )
+    page = Paginator(found, PAGE_SIZE).get_page(g.get("page"))
     for row in page:
-        row.facts = facts_for(row)
+        cast(Any, row).facts = facts_for(row)  # for the template; the model has no such field
     params = g.copy()
     params.pop("page", None)
     ctx = {
         "nav": "requests",
         "page": page,
-        "f": {**filters, "from": _param(request, "from"), "to": _param(request, "to")},
+        "f": {
+            "q": q,
+            "state": state,
+            "notification": notification,
+            "from": _param(request, "from"),
+            "to": _param(request, "to"),
+        },
         "states": [s for s in RequestState if s.value != "NONE"],
         "notification_choices": [
             ("sent", "Root post sent"),

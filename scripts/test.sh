@@ -5,6 +5,7 @@
 #   bootstrap   scripts/bootstrap.sh --dev (venv, pinned deps, postgresql + chromium)
 #   lint        ruff check .
 #   format      ruff format --check .
+#   types       mypy (product packages and simulators, django-stubs; config in pyproject)
 #   migrations  manage.py makemigrations --check --dry-run (no model change lacks one)
 #   deploy      manage.py check --deploy --fail-level WARNING with production-like env:
 #               DEBUG=0, a random 50+ char SECRET_KEY, ALLOWED_HOSTS=example.com
@@ -103,6 +104,8 @@ export PLAYWRIGHT_CHROMIUM_EXECUTABLE="${PLAYWRIGHT_CHROMIUM_EXECUTABLE:-/usr/bi
 # --- static checks ------------------------------------------------------------------------
 step lint ruff check .
 step format ruff format --check .
+# In-memory database: the django-stubs plugin loads the settings, nothing is touched.
+step types env DATABASE_URL="sqlite://:memory:" mypy
 # An in-memory database: these checks must neither need a server nor touch db.sqlite3
 # (settings also read an optional .env, which an explicit variable overrides).
 step migrations env DATABASE_URL="sqlite://:memory:" \

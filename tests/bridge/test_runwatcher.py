@@ -2,63 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from bridge.proctree import descendants, running
+from bridge.proctree import running
+from tests.bridge.processes import kill_tree, start_runwatcher, started_runwatcher
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def start(config: Path, *args: str, log: Path, **extra_env: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "1", "DEBUG": "1"}
-    env.pop("TELEPORT_MATTERMOST_CONFIG", None)
-    env.pop("TELEPORT_PLUGIN_FAIL_FAST", None)
-    env.update(extra_env)
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "runwatcher", "--config", str(config), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def kill_tree(proc: subprocess.Popen) -> None:
-    """Kill a runwatcher left running by a failed test, workers included (no orphans
-    holding the test database open)."""
-    # Workers seen at start too: if runwatcher itself died, its workers are no longer
-    # below it in the process tree.
-    known = getattr(proc, "workers", [])
-    for pid in {*known, *(descendants(proc.pid) if proc.poll() is None else [])}:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def run_to_exit(config: Path, tmp_path: Path, **extra_env: str) -> tuple[int, str]:
     log = tmp_path / "out.log"
-    proc = start(config, log=log, **extra_env)
+    proc = start_runwatcher(config, log=log, **extra_env)
     code = proc.wait(timeout=60)
     return code, log.read_text()
 
@@ -73,7 +33,7 @@ def test_end_to_end_and_sigterm(tmp_path, teleport, identity_file, mattermost):
         log_output=str(tmp_path / "plugin.log"),
     )
     earlier = teleport.create_request(user="early", roles=["editor"])  # before we start
-    proc = start(config, "--audit-interval", "1", log=tmp_path / "out.log")
+    proc = start_runwatcher(config, "--audit-interval", "1", log=tmp_path / "out.log")
     try:
         wait_until(lambda: len(mattermost.root_posts()) == 2, timeout=60, message="resync posts")
         rid = teleport.create_request(user="bob", roles=["db"], reason="incident 42")
@@ -195,31 +155,8 @@ def test_unparsable_fail_fast_stops_at_start(tmp_path, teleport, identity_file, 
     )
 
 
-def _started(
-    tmp_path, teleport, identity_file, mattermost, *args: str, **env: str
-) -> subprocess.Popen:
-    """A runwatcher that has reached "Plugin is ready" (logging to plugin.log)."""
-    config = write_config(
-        tmp_path / "tm.toml",
-        teleport_addr=teleport.address,
-        identity=identity_file,
-        mattermost_url=mattermost.url,
-        recipients=["eng/access-requests"],
-        log_output=str(tmp_path / "plugin.log"),
-    )
-    proc = start(config, *args, log=tmp_path / "out.log", **env)
-    plugin_log = tmp_path / "plugin.log"
-    wait_until(
-        lambda: plugin_log.exists() and "Plugin is ready" in plugin_log.read_text(),
-        timeout=60,
-        message="watcher ready",
-    )
-    proc.workers = descendants(proc.pid)  # for kill_tree
-    return proc
-
-
 def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file, mattermost):
-    proc = _started(
+    proc = started_runwatcher(
         tmp_path, teleport, identity_file, mattermost, "--no-workers", TELEPORT_PLUGIN_FAIL_FAST="1"
     )
     try:
@@ -234,7 +171,7 @@ def test_fail_fast_exits_when_the_stream_drops(tmp_path, teleport, identity_file
 
 
 def test_sigusr1_is_ignored_like_the_plugin(tmp_path, teleport, identity_file, mattermost):
-    proc = _started(tmp_path, teleport, identity_file, mattermost)
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost)
     try:
         proc.send_signal(signal.SIGUSR1)
         rid = teleport.create_request(user="still-here")
@@ -247,9 +184,9 @@ def test_sigusr1_is_ignored_like_the_plugin(tmp_path, teleport, identity_file, m
 
 
 def test_second_sigint_forces_exit_with_the_workers(tmp_path, teleport, identity_file, mattermost):
-    proc = _started(tmp_path, teleport, identity_file, mattermost)
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost)
     try:
-        workers = proc.workers
+        workers = proc.tree
         assert workers, "runwatcher forks its django-q2 workers"
         # Hold a worker inside a POST, so the graceful stop cannot finish first.
         mattermost.pause_posts()
@@ -272,9 +209,13 @@ def test_second_sigint_forces_exit_with_the_workers(tmp_path, teleport, identity
 
 
 def test_a_hung_graceful_stop_is_forced(tmp_path, teleport, identity_file, mattermost):
-    proc = _started(tmp_path, teleport, identity_file, mattermost, FORCED_STOP_SECONDS="2")
+    proc = started_runwatcher(
+        tmp_path, teleport, identity_file, mattermost, FORCED_STOP_SECONDS="2"
+    )
     try:
-        mattermost.pause_posts()  # a worker stuck in a POST keeps the graceful stop waiting
+        # A worker stuck in a POST holds the graceful stop for the whole drain window
+        # (service.WORKER_DRAIN_SECONDS, 3 s), longer than the 2 s allowed here.
+        mattermost.pause_posts()
         teleport.create_request(user="slow")
         wait_until(lambda: mattermost.inflight_posts == 1, timeout=30, message="a held POST")
         started = time.monotonic()
@@ -284,7 +225,7 @@ def test_a_hung_graceful_stop_is_forced(tmp_path, teleport, identity_file, matte
         assert time.monotonic() - started >= 2
         log = (tmp_path / "plugin.log").read_text()
         assert "Graceful shutdown took over 2s, forcing it" in log
-        wait_until(lambda: not any(running(pid) for pid in proc.workers), timeout=10)
+        wait_until(lambda: not any(running(pid) for pid in proc.tree), timeout=10)
     finally:
         mattermost.resume_posts()
         kill_tree(proc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from bridge.demo import Demo, demo_password
+from bridge.demo import HOST, Demo, demo_password, port_taken
 
 
 class Command(BaseCommand):
@@ -30,8 +31,37 @@ class Command(BaseCommand):
         )
         parser.add_argument("--data-dir", default=str(Path(settings.BASE_DIR) / "demo-data"))
 
+    def say(self, text: str) -> None:
+        # After SIGHUP the terminal is gone and writing to it fails (EIO); the stop must
+        # go on regardless.
+        with contextlib.suppress(OSError):
+            self.stdout.write(text)
+
     def handle(self, *args, **opts) -> None:
-        say = self.stdout.write
+        port, web = opts["port"], not opts["exit_after_seed"]
+        # Before anything starts: a second demo (or anything else) on the port would
+        # otherwise only show up as a stack trace in web.log, after a full start-up.
+        if web and port_taken(port):
+            raise CommandError(
+                f"port {port} on {HOST} is already in use (another demo?); stop it or "
+                "choose another port with --port"
+            )
+        demo = Demo(
+            Path(opts["data_dir"]), web_port=port, via_proxy=opts["via_proxy"], say=self.say
+        )
+        demo.install_signal_handlers()
+        try:
+            self.run_demo(demo, opts, web)
+        finally:
+            if demo.stopped_by:
+                self.say(f"Got {demo.stopped_by}, stopping…")
+            demo.shutdown()
+            if demo.stopped_by:
+                self.say("Stopped.")
+
+    def run_demo(self, demo: Demo, opts: dict, web: bool) -> None:
+        """Start, seed and wait; returns as soon as a stop signal sets `demo.stop`."""
+        say = self.say
         call_command("migrate", interactive=False, verbosity=0)
         password = demo_password()
         user, _ = get_user_model().objects.get_or_create(
@@ -40,10 +70,8 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-
-        demo = Demo(
-            Path(opts["data_dir"]), web_port=opts["port"], via_proxy=opts["via_proxy"], say=say
-        )
+        if demo.stop.is_set():
+            return
         demo.start_simulators()
         config = demo.write_config()
         say(f"Teleport simulator: {demo.teleport.address} (cluster {demo.teleport.cluster_name})")
@@ -51,32 +79,48 @@ class Command(BaseCommand):
             say(f"Teleport Proxy simulator (TLS routing): {demo.proxy.address}")
         say(f"Mattermost simulator: {demo.mm.url}")
         say(f"Config: {config}  (logs: {demo.data / 'runwatcher.log'})")
+        if demo.stop.is_set():
+            return
         demo.spawn(
-            "runwatcher", "--config", str(config), "--audit-interval", "2", log="runwatcher.out"
+            "runwatcher",
+            "--config",
+            str(config),
+            "--audit-interval",
+            "2",
+            log="runwatcher.out",
+            label="runwatcher",
         )
-        if not opts["exit_after_seed"]:
-            demo.spawn("runserver", f"127.0.0.1:{opts['port']}", "--noreload", log="web.log")
+        if web:
+            demo.spawn(
+                "runserver",
+                f"{HOST}:{demo.web_port}",
+                "--noreload",
+                log="web.log",
+                label=f"the web server on {HOST}:{demo.web_port}",
+            )
         echo = threading.Thread(target=demo.echo_posts, daemon=True)
         echo.start()
-        try:
-            ids = demo.seed()
-            say(self.style.SUCCESS(f"Seeded {len(ids)} access requests; posts arrive below."))
-            if opts["exit_after_seed"]:
-                ok = demo.wait_resolved()
-                demo.stop.set()
-                echo.join(timeout=5)
-                demo.echo_once()
-                if not ok:
-                    raise CommandError("the seeded history did not reach Mattermost in time")
-                return
-            say(
-                self.style.SUCCESS(
-                    f"\nDashboard: http://127.0.0.1:{opts['port']}/  login: admin / {password}\n"
-                    "Press Ctrl-C to stop.\n"
-                )
+        ids = demo.seed()
+        if demo.stop.is_set():
+            return
+        say(self.style.SUCCESS(f"Seeded {len(ids)} access requests; posts arrive below."))
+        if not web:
+            ok = demo.wait_resolved()
+            demo.stop.set()
+            echo.join(timeout=5)
+            demo.echo_once()
+            if not ok:
+                raise CommandError("the seeded history did not reach Mattermost in time")
+            return
+        demo.wait_listening(demo.web_port)
+        if demo.stop.is_set():
+            return
+        say(
+            self.style.SUCCESS(
+                f"\nDashboard: http://{HOST}:{demo.web_port}/  login: admin / {password}\n"
+                "Press Ctrl-C to stop.\n"
             )
-            demo.stop.wait()
-        except KeyboardInterrupt:
-            say("Stopping…")
-        finally:
-            demo.shutdown()
+        )
+        # Wake up now and then to notice a child that died (the demo would be broken).
+        while not demo.stop.wait(1.0):
+            demo.check_children()
