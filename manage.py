@@ -14,15 +14,20 @@ def main() -> None:
 
     argv = list(sys.argv)
     if argv[1:2] == ["demo"] and not os.environ.get("DATABASE_URL"):
-        # The demo tells a fresh story each run in its own SQLite file; it never touches
-        # the database a deployment configured.
+        # The demo tells a fresh story each run in its own SQLite file in its data dir; it
+        # never touches the database a deployment configured. The demo command empties it
+        # (DEMO_FRESH_DATABASE), but only after checking that no other demo is running:
+        # deleting it here wiped a running demo's database when a second one was started.
         from pathlib import Path
 
         data = Path(__file__).resolve().parent / "demo-data"
-        data.mkdir(exist_ok=True)
-        for old in data.glob("demo.sqlite3*"):
-            old.unlink()
-        os.environ["DATABASE_URL"] = f"sqlite:///{data / 'demo.sqlite3'}"
+        for i, arg in enumerate(argv):
+            if arg == "--data-dir" and i + 1 < len(argv):
+                data = Path(argv[i + 1])
+            elif arg.startswith("--data-dir="):
+                data = Path(arg.split("=", 1)[1])
+        os.environ["DATABASE_URL"] = f"sqlite:///{data.resolve() / 'demo.sqlite3'}"
+        os.environ["DEMO_FRESH_DATABASE"] = "1"
     if argv[1:2] == ["version"]:
         # Django answers `version` itself (its own version); ours names the product.
         argv[1] = "bridgeversion"

@@ -150,6 +150,28 @@ def test_stopping_the_demo_stops_everything_it_started(tmp_path, sig):
     print(f"{sig.name}: every process gone {took:.2f}s after the signal")
 
 
+def test_a_second_demo_on_a_taken_port_leaves_the_running_demos_database(tmp_path):
+    """Found in review: manage.py deleted demo.sqlite3 before the demo saw the taken port."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "demo.sqlite3").write_bytes(b"the running demo's history")
+    env = {k: v for k, v in demo_env(tmp_path).items() if k != "DATABASE_URL"}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        out = subprocess.run(
+            demo_command(tmp_path, port),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1, out.stderr
+    assert (data / "demo.sqlite3").read_bytes() == b"the running demo's history"
+
+
 def test_a_taken_port_is_one_line(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

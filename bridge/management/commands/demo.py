@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -46,9 +47,14 @@ class Command(BaseCommand):
                 f"port {port} on {HOST} is already in use (another demo?); stop it or "
                 "choose another port with --port"
             )
-        demo = Demo(
-            Path(opts["data_dir"]), web_port=port, via_proxy=opts["via_proxy"], say=self.say
-        )
+        data = Path(opts["data_dir"])
+        if os.environ.get("DEMO_FRESH_DATABASE") == "1":
+            # manage.py chose demo.sqlite3 in the data dir for us: a fresh story each run.
+            # Only now, after the port check, so a second demo cannot wipe a running one.
+            data.mkdir(parents=True, exist_ok=True)
+            for old in data.glob("demo.sqlite3*"):
+                old.unlink()
+        demo = Demo(data, web_port=port, via_proxy=opts["via_proxy"], say=self.say)
         demo.install_signal_handlers()
         try:
             self.run_demo(demo, opts, web)
