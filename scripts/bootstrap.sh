@@ -3,8 +3,9 @@
 #
 #   (no flag)  .venv with requirements.txt (what the product needs to run)
 #   --dev      .venv with requirements-dev.txt, plus the Debian packages the test suite
-#              needs: postgresql (initdb/pg_ctl for a throwaway cluster) and chromium
-#              (Playwright browser tests use the system browser, not a downloaded one).
+#              needs: postgresql (initdb/pg_ctl for a throwaway cluster), chromium
+#              (Playwright browser tests use the system browser, not a downloaded one)
+#              and systemd (systemd-analyze checks the units in deploy/systemd/).
 #
 # Safe to run again and again: pip is skipped when a stamp in .venv says the same
 # requirements were already installed, and apt only runs for packages that are missing.
@@ -74,11 +75,14 @@ if [ "$DEV" -eq 1 ]; then
     missing=()
     have_pg_server || missing+=(postgresql)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # systemd-analyze (package systemd) verifies deploy/systemd/ in tests/deploy; it only
+    # reads unit files, so it works in a container where systemd is not PID 1.
+    command -v systemd-analyze > /dev/null 2>&1 || missing+=(systemd)
     if [ "${#missing[@]}" -gt 0 ]; then
         # Not fatal: test.sh reports exactly what cannot run without them.
         apt_install "${missing[@]}" || say "WARNING: still missing: ${missing[*]}"
     else
-        say "system packages present (postgresql, chromium)"
+        say "system packages present (postgresql, chromium, systemd)"
     fi
 fi
 
