@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from teleportbridge.models import AccessRequest, AuditEvent
@@ -11,20 +10,9 @@ from tests.factories import (
     make_audit_event,
     make_post,
     make_request,
-    make_user,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(make_user("root", auditor=False, is_staff=True, is_superuser=True))
-    return client
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 @pytest.mark.parametrize(

@@ -13,25 +13,14 @@ from teleportbridge.audit_poller import poll_audit_once
 from teleportbridge.models import AuditCursor, AuditEvent
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.connection import Connection
+from tests.clock import T0, StepClock
 
 pytestmark = pytest.mark.django_db
-T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    """The simulator's clock: every event gets a distinct, predictable time."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture
 def sim(teleport):
-    teleport.clock = Clock()
+    teleport.clock = StepClock()
     return teleport
 
 

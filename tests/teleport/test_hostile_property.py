@@ -23,6 +23,7 @@ from notifications.reconcile import reconcile_request
 from teleportbridge.audit_poller import poll_audit_once
 from teleportbridge.models import AccessRequest, AuditCursor, RejectedEvent
 from teleportbridge.teleport.client import TeleportClient
+from tests.clock import StepClock
 from tests.factories import make_user
 from tests.teleport.conftest import direct_connector
 from tests.waiting import wait_until
@@ -68,19 +69,10 @@ requests = st.fixed_dictionaries(
 COUNTS = {"inputs": 0, "stored": 0, "rejected": 0}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
-
-
 def test_no_hostile_input_stops_the_pipeline(
     teleport, mattermost, plugin_config, run_watcher, identity_file, client
 ):
-    teleport.clock = Clock()
+    teleport.clock = StepClock()
     wt = run_watcher()
     wait_until(wt.watcher.ready.is_set, message="INIT + resync")
     conn, _ = direct_connector(teleport.address, identity_file)()

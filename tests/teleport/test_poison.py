@@ -16,6 +16,7 @@ from common.backoff import Backoff
 from teleportbridge.audit_poller import poll_audit_once
 from teleportbridge.models import AccessRequest, AuditCursor, AuditEvent, RejectedEvent, Review
 from teleportbridge.sanitize import CUT_MARKER
+from tests.clock import StepClock
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,20 +68,11 @@ def test_a_resync_counts_a_quarantined_request_again_instead_of_looping(teleport
     assert rejection.count == 2
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
-
-
 def test_hostile_audit_events_never_stop_the_poller(teleport, identity_file):
     from teleportbridge.teleport.client import TeleportClient
     from tests.teleport.conftest import direct_connector
 
-    teleport.clock = Clock()
+    teleport.clock = StepClock()
     good = teleport.create_request(user="alice", reason="fine")
     teleport.emit_audit_event(
         "access_request.review", good, reviewer="r\x00ev", reason="why\x00not"
