@@ -66,7 +66,7 @@ requests = st.fixed_dictionaries(
     }
 )
 
-COUNTS = {"inputs": 0, "stored": 0, "rejected": 0}
+COUNTS = {"requests": 0, "reviews": 0, "audit_events": 0, "stored": 0, "rejected": 0}
 
 
 def test_no_hostile_input_stops_the_pipeline(
@@ -88,7 +88,7 @@ def test_no_hostile_input_stops_the_pipeline(
     @given(batch=st.lists(requests, min_size=1, max_size=3))
     def check(batch):
         for spec in batch:
-            COUNTS["inputs"] += 1
+            COUNTS["requests"] += 1
             rid = spec["request_id"]
             if rid in {r.Metadata.Name for r in teleport.requests}:
                 continue
@@ -100,9 +100,11 @@ def test_no_hostile_input_stops_the_pipeline(
                 suggested_reviewers=spec["suggested_reviewers"],
             )
             if spec["review"]:
+                COUNTS["reviews"] += 1
                 author, why = spec["review"]
                 teleport.review(rid, author or "r", "APPROVED", reason=why, auto_resolve=False)
             if spec["audit"]:
+                COUNTS["audit_events"] += 1
                 other, reviewer, why = spec["audit"]
                 teleport.emit_audit_event(
                     "access_request.review", other, reviewer=reviewer, reason=why
