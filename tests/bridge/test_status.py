@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 
 import pytest
 import requests
@@ -169,3 +170,46 @@ def test_status_addr_empty_turns_the_listener_off(tmp_path, teleport, identity_f
     finally:
         kill_tree(proc)
     assert "Status listener" not in (tmp_path / "plugin.log").read_text()
+
+
+def test_a_role_without_event_read_warns_once_and_polls_rarely_until_granted(
+    tmp_path, teleport, identity_file, mattermost
+):
+    from teleportbridge.models import AuditCursor, AuditEvent
+
+    teleport.deny("list", "event")  # the preset access-plugin role
+    proc = started_runwatcher(
+        tmp_path,
+        teleport,
+        identity_file,
+        mattermost,
+        "--no-workers",
+        "--audit-interval",
+        "0.1",
+        "--audit-denied-interval",
+        "1",
+    )
+    try:
+        base = status_url(tmp_path / "plugin.log")
+        started = time.monotonic()
+        assert value(base, "audit_permission_missing") == 1
+        assert AuditCursor.objects.get(pk=1).permission_missing
+        # The start-up probe, then one call a second, not one per 0.1 s round.
+        wait_until(lambda: len(teleport.calls_to("GetEvents")) >= 4, timeout=30)
+        elapsed = time.monotonic() - started
+        assert len(teleport.calls_to("GetEvents")) <= elapsed / 1 + 3
+        log = (tmp_path / "plugin.log").read_text()
+        warnings = [line for line in log.splitlines() if " WARNING " in line]
+        assert len(warnings) == 1 and "`event: [list, read]`" in warnings[0], warnings
+
+        teleport.allow("list", "event")
+        teleport.create_request(user="after-the-grant")
+        wait_until(
+            lambda: AuditEvent.objects.filter(event_type="access_request.create").exists(),
+            timeout=30,
+            message="audit events once granted",
+        )
+        wait_until(lambda: value(base, "audit_permission_missing") == 0, timeout=10)
+        assert "The audit log is readable now" in (tmp_path / "plugin.log").read_text()
+    finally:
+        kill_tree(proc)

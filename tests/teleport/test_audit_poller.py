@@ -286,6 +286,9 @@ def test_a_role_without_event_read_is_said_once_and_asked_hourly(sim, real_time,
     assert poller.step(client) is None
     cursor = AuditCursor.objects.get(pk=1)
     assert (cursor.permission_missing, cursor.failed_polls) == (True, 1)
+    # What the dashboard shows: the rule to add, not "the preset role has them".
+    assert "Add the rule `event: [list, read]`" in cursor.last_error
+    assert "has them" not in cursor.last_error
 
     sim.allow("list", "event")
     assert client.can_read_events() is True
