@@ -142,7 +142,9 @@ def test_runwatcher_log_cannot_be_forged_by_a_user_name(
         recipients=["eng/access-requests"],
         log_output=str(tmp_path / "plugin.log"),
     )
-    proc = start_runwatcher(config, "--no-workers", "--audit-interval", "0", log=tmp_path / "out.log")
+    proc = start_runwatcher(
+        config, "--no-workers", "--audit-interval", "0", log=tmp_path / "out.log"
+    )
     log = tmp_path / "plugin.log"
     try:
         wait_until(lambda: log.exists() and "Plugin is ready" in log.read_text(), timeout=60)
