@@ -115,6 +115,8 @@ def start_runwatcher(config: Path, db_url: str, workers: int, log: Path) -> subp
             str(config),
             "--audit-interval",
             "0",
+            "--status-addr",
+            "",  # not measured; and 8081 may be taken where the benchmark runs
         ],
         cwd=ROOT,
         env=env,

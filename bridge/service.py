@@ -28,7 +28,9 @@ from django.utils import timezone
 from bridge.leader import LeaderLock
 from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_tree_and_exit
 from bridge.startup import mattermost_failure, run_in_child, teleport_failure
+from bridge.status import StatusServer
 from notifications.tasks import enqueue_reconcile, sweep_due_posts
+from teleportbridge.audit_poller import AuditPoller
 from teleportbridge.config import Config
 from teleportbridge.models import WatcherState
 from teleportbridge.teleport.client import TeleportClient
@@ -57,6 +59,8 @@ class Options:
     audit_interval: float = 30.0
     init_timeout: float = 15.0
     fail_fast: bool = False
+    status_addr: str = ""  # HOST:PORT of /healthz, /readyz, /metrics ("" none: bridge/status.py)
+    audit_denied_interval: float = 3600.0  # audit polls while the role lacks event read
 
 
 def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
@@ -116,6 +120,8 @@ class Service:
         # Serialises _stop_workers() between the shutdown thread and the main thread.
         self._workers_lock = threading.Lock()
         self._workers_stopped = False
+        self.status: StatusServer | None = None
+        self.audit = AuditPoller(denied_interval=opts.audit_denied_interval)
 
     def stop(self) -> None:
         """Stop everything, from a helper thread (never inside the signal handler itself:
@@ -231,22 +237,51 @@ class Service:
                 kill_all(busy)
                 sentinel.join(timeout=2)
 
+    # -- the status listener (bridge/status.py) ---------------------------------------------
+    def start_status(self) -> None:
+        """Bind /healthz, /readyz, /metrics first: a taken port is a start-up error, and a
+        standby (waiting for the leader lock) is alive to its supervisor from the start."""
+        if self.opts.status_addr:
+            self.status = StatusServer(
+                self.opts.status_addr,
+                self.not_ready_reason,
+                ready_watcher=self.watcher.ready.is_set,
+            ).start()
+
+    def stop_status(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def not_ready_reason(self) -> str | None:
+        """/readyz's answer after the database check: None once INIT has been received
+        since the last (re)connect; the watcher clears `ready` whenever the stream drops."""
+        if self.stopping.is_set():
+            return "shutting down"
+        if self.watcher.ready.is_set():
+            return None
+        if self.watcher.connections == 0:
+            return "starting (start-up checks, leader lock or first connection to Teleport)"
+        return "the Teleport watch stream is down (no INIT since the last reconnect)"
+
     def startup_checks(self) -> bool:
         """Teleport and Mattermost answer as they must (False: stopped meanwhile)."""
         result = run_in_child(self._probe, self.stopping)
         if result is None:
             return False
-        cluster, version, bot, decision = result
+        cluster, version, bot, decision, events_readable = result
         dialer = _dialer_of(self.connect)
         if dialer is not None:
             dialer.adopt(decision)  # the watcher goes the way the probe found (direct or Proxy)
         log.info(
             "Start-up checks passed: Teleport %s (%s), Mattermost bot @%s", cluster, version, bot
         )
+        if self.opts.audit_interval > 0:
+            self.audit.permission(granted=events_readable)  # one warning if not
         return True
 
-    def _probe(self) -> tuple[str, str, str, object]:
-        """Runs in the child process: connect, ping, permissions, Mattermost's users/me."""
+    def _probe(self) -> tuple[str, str, str, object, bool]:
+        """Runs in the child process: connect, ping, permissions, Mattermost's users/me;
+        also whether the audit log is readable (not fatal: the audit pages need it)."""
         try:
             conn, ping = self.connect()
         except TeleportError as exc:
@@ -254,13 +289,15 @@ class Service:
         try:
             TeleportClient.check_version(ping)
             TeleportClient(conn).check_permissions()
+            events_readable = TeleportClient(conn).can_read_events()
         except TeleportError as exc:
             raise teleport_failure(exc) from None
         finally:
             conn.close()
         bot = check_mattermost(self.cfg)
         dialer = _dialer_of(self.connect)
-        return ping.ClusterName, ping.ServerVersion, bot, dialer.decision() if dialer else None
+        decision = dialer.decision() if dialer else None
+        return ping.ClusterName, ping.ServerVersion, bot, decision, events_readable
 
     def _loop(self, name: str, interval: float, fn: Callable[[], object]) -> None:
         def body() -> None:
@@ -283,10 +320,9 @@ class Service:
         client = self.watcher.client
         if client is None or not self.watcher.ready.is_set():
             return
-        from teleportbridge.audit_poller import poll_audit_once
-
-        # poll_audit_once records its own failures on the cursor (last_error).
-        stored = poll_audit_once(client)
+        # The poll records its own failures on the cursor (last_error); a missing
+        # permission makes the poller ask only every --audit-denied-interval.
+        stored = self.audit.step(client)
         if stored:
             log.info("Audit poll stored %d event(s)", stored)
 
@@ -294,6 +330,7 @@ class Service:
         os.environ["TELEPORT_MATTERMOST_CONFIG"] = self.opts.config_path
         settings.TELEPORT_MATTERMOST_CONFIG = self.opts.config_path
         self.install_signal_handlers()
+        self.start_status()
         # Before the leader lock (a standby must fail now too) and before any worker.
         if not self.startup_checks() or not self.lock.wait(self.stopping):
             return
@@ -322,6 +359,7 @@ class Service:
                 if t.is_alive():
                     log.warning("The %s loop was still busy at shutdown; not waiting", t.name)
             self.lock.release()
+            self.stop_status()
             try:
                 WatcherState.set(connected=False, pid=None)
             except Exception as exc:

@@ -31,6 +31,7 @@ from dashboard.facts import (
     facts_for,
     window_requests,
 )
+from dashboard.numbers import Numbers, numbers
 from notifications.models import DeliveryAttempt, NotificationPlan, Post
 from teleportbridge.models import AccessRequest, AuditCursor, AuditEvent, RequestState
 from teleportbridge.models import WatcherState as _WatcherState
@@ -358,24 +359,28 @@ class Health:
     last_audit_event_at: datetime | None
     audit_events: int
     review_events: int
+    #: The numbers /metrics exports, from the same function (dashboard/numbers.py).
+    numbers: Numbers
 
 
 def health() -> Health:
-    try:
-        from django_q.models import OrmQ
-
-        depth: int | None = OrmQ.objects.count()
-    except Exception:  # a broker other than the ORM: no table to count
-        depth = None
+    n = numbers()
     last = AuditEvent.objects.order_by("-time").values_list("time", flat=True).first()
     return Health(
         watcher=_WatcherState.objects.filter(pk=1).first(),
         cursor=AuditCursor.objects.filter(pk=1).first(),
-        queue_depth=depth,
+        queue_depth=n.queue_depth,
         last_audit_event_at=last,
         audit_events=AuditEvent.objects.count(),
         review_events=AuditEvent.objects.filter(event_type=REVIEW_EVENT).count(),
+        numbers=n,
     )
+
+
+def audit_permission_missing() -> bool:
+    """The plugin's role cannot read the audit log: the audit pages stay empty (the poller
+    found out; teleportbridge.audit_poller.AuditPoller)."""
+    return AuditCursor.objects.filter(pk=1, permission_missing=True).exists()
 
 
 def _median(values: list[timedelta]) -> timedelta | None:

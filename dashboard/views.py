@@ -53,7 +53,12 @@ def _date(value: str) -> date | None:
 
 @auditor_required
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/overview.html", {"o": queries.overview(), "nav": "overview"})
+    ctx = {
+        "o": queries.overview(),
+        "nav": "overview",
+        "audit_permission_missing": queries.audit_permission_missing(),
+    }
+    return render(request, "dashboard/overview.html", ctx)
 
 
 @auditor_required
@@ -120,6 +125,7 @@ def audit(request: HttpRequest) -> HttpResponse:
         "statuses": list(ReviewStatus),
         "query_string": params.urlencode(),
         "total": len(rows),
+        "audit_permission_missing": queries.audit_permission_missing(),
     }
     return render(request, "dashboard/audit.html", ctx)
 
@@ -142,4 +148,6 @@ def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 @auditor_required
 def health(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/health.html", {"h": queries.health(), "nav": "health"})
+    h = queries.health()
+    ctx = {"h": h, "nav": "health", "audit_permission_missing": h.numbers.audit_permission_missing}
+    return render(request, "dashboard/health.html", ctx)

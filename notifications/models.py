@@ -116,6 +116,9 @@ class Post(models.Model):
     text_wanted = models.TextField(blank=True)
     text_sent = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(
+        default=0, help_text="Times a failed attempt was rescheduled (for /metrics)"
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -210,7 +213,16 @@ class Post(models.Model):
 
     def retry_at(self, when: datetime, error: str) -> bool:
         """A transient failure: try again at `when`."""
-        return self._finish(status=self.Status.RETRYING, last_error=error, next_attempt_at=when)
+        # retries is a counter kept in the row, not in the worker's memory: the workers are
+        # separate processes and /metrics reads it from the database (dashboard/numbers.py).
+        # Only the claim's owner gets here (_finish is guarded by status=SENDING), so the
+        # value read with the row cannot have moved meanwhile.
+        return self._finish(
+            status=self.Status.RETRYING,
+            last_error=error,
+            next_attempt_at=when,
+            retries=self.retries + 1,
+        )
 
     def mark_failed(self, error: str) -> bool:
         """A permanent failure (or too many transient ones): a human decides what next."""

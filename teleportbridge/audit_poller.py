@@ -11,13 +11,17 @@ newest timestamp are never skipped; the IDs already stored at that timestamp are
 and the cursor moves in the same transaction as each page's rows, so a crash between
 pages loses nothing and stores nothing twice.
 
-Called by the service in a loop with the watcher's connected TeleportClient.
+Called by the service in a loop (`AuditPoller.step`) with the watcher's connected
+TeleportClient. The preset `access-plugin` role has no `event` permission: then the poller
+says so once, records it for the dashboard (`AuditCursor.permission_missing`) and asks
+again only every `denied_interval` (an hour) instead of failing every 30 s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,13 +34,14 @@ from django.db import (
     ProgrammingError,
     transaction,
 )
+from django.db.models import F
 from django.utils import timezone
 from google.protobuf.json_format import MessageToDict
 
 from teleportbridge import sanitize
 from teleportbridge.models import AuditCursor, AuditEvent, RejectedEvent
 from teleportbridge.teleport.client import TeleportClient
-from teleportbridge.teleport.errors import TeleportError
+from teleportbridge.teleport.errors import PermissionDenied, TeleportError
 from teleportbridge.teleport.proto import events_pb2
 
 log = logging.getLogger(__name__)
@@ -98,18 +103,78 @@ def poll_audit_once(
             start_key = last_key
     except TeleportError as exc:
         message = _one_line(str(exc))
-        log.warning("audit poll: %s (stored %d event(s) before the error)", message, stored)
-        AuditCursor.objects.filter(pk=1).update(last_poll_at=now, last_error=message)
+        denied = isinstance(exc, PermissionDenied)
+        # A missing permission is AuditPoller's one warning, not one line per poll.
+        (log.debug if denied else log.warning)(
+            "audit poll: %s (stored %d event(s) before the error)", message, stored
+        )
+        AuditCursor.objects.filter(pk=1).update(
+            last_poll_at=now,
+            last_error=message,
+            failed_polls=F("failed_polls") + 1,
+            permission_missing=denied,
+        )
         return stored
     except Exception as exc:
         AuditCursor.objects.filter(pk=1).update(
-            last_poll_at=now, last_error=_one_line(f"bug: {type(exc).__name__}: {exc}")
+            last_poll_at=now,
+            last_error=_one_line(f"bug: {type(exc).__name__}: {exc}"),
+            failed_polls=F("failed_polls") + 1,
         )
         raise
-    AuditCursor.objects.filter(pk=1).update(last_poll_at=now, last_error="")
+    AuditCursor.objects.filter(pk=1).update(
+        last_poll_at=now, last_error="", permission_missing=False
+    )
     if stored:
         log.info("audit poll: stored %d new event(s)", stored)
     return stored
+
+
+#: What to add to the plugin's role when the audit log cannot be read.
+EVENT_RULE = "event: [list, read]"
+DENIED_INTERVAL = 3600.0
+
+
+class AuditPoller:
+    """The audit loop's memory, one per runwatcher: poll every round while the role may
+    read the audit log; while it may not, say so once and poll only every
+    `denied_interval` seconds until it is granted (then say that, once)."""
+
+    def __init__(self, *, denied_interval: float = DENIED_INTERVAL, clock=time.monotonic) -> None:
+        self.denied_interval = denied_interval
+        self.clock = clock
+        self.denied = False
+        self._next_at = float("-inf")  # clock() before which a denied poller stays quiet
+
+    def permission(self, *, granted: bool) -> None:
+        """What the start-up probe or the last poll found out about `event` [list, read]."""
+        if not granted:
+            self._next_at = self.clock() + self.denied_interval
+            if not self.denied:
+                log.warning(
+                    "The plugin's Teleport role cannot read the audit log (GetEvents: "
+                    "permission denied): add the rule `%s` to it (the preset access-plugin "
+                    "role lacks it). Until then the dashboard's audit pages stay empty; "
+                    "trying again every %ss",
+                    EVENT_RULE,
+                    f"{self.denied_interval:g}",
+                )
+        elif self.denied:
+            log.info("The audit log is readable now; polling it again")
+        self.denied = not granted
+        AuditCursor.objects.update_or_create(pk=1, defaults={"permission_missing": not granted})
+
+    def step(self, client: TeleportClient) -> int | None:
+        """One round of the loop: events stored, or None if it is not time to ask yet."""
+        if self.denied and self.clock() < self._next_at:
+            return None
+        stored = poll_audit_once(client)
+        missing = (
+            AuditCursor.objects.filter(pk=1).values_list("permission_missing", flat=True).first()
+        )
+        if bool(missing) or self.denied:
+            self.permission(granted=not missing)
+        return stored
 
 
 def _store_page(

@@ -71,6 +71,12 @@ def request_link(request_id: str) -> SafeString:
 
 
 @register.filter
+def seconds(value: float | None) -> str:
+    """An age in seconds as the health page shows it (— when nothing was measured)."""
+    return "—" if value is None else f"{value:.0f} s"
+
+
+@register.filter
 def duration(delta: timedelta | None) -> str:
     return "—" if delta is None else format_duration(delta)
 

@@ -45,6 +45,13 @@ class AuditCursor(models.Model):
     last_poll_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     events_stored = models.PositiveBigIntegerField(default=0)
+    failed_polls = models.PositiveBigIntegerField(
+        default=0, help_text="Polls that ended with an error (a counter for /metrics)"
+    )
+    permission_missing = models.BooleanField(
+        default=False,
+        help_text="The plugin's role lacks event [list, read]: polled rarely until granted",
+    )
 
     def __str__(self) -> str:
         return f"audit cursor @ {self.last_time}"

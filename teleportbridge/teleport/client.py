@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import grpc
@@ -132,6 +132,24 @@ class TeleportClient:
                 " (the preset access-plugin role has them)",
                 missing,
             )
+
+    def can_read_events(self) -> bool:
+        """May the role read the audit log (`event` [list, read])? The preset access-plugin
+        role may not; the audit poller then waits for it instead of failing every round.
+        Any other failure answers True: the poller finds out and records it."""
+        end = datetime.now(UTC)
+        try:
+            self.get_events(
+                start=end - timedelta(minutes=1),
+                end=end,
+                event_types=["access_request.review"],
+                limit=1,
+            )
+        except PermissionDenied:
+            return False
+        except TeleportError:
+            pass
+        return True
 
     # -- watching and listing ---------------------------------------------------------------
     def watch(self, kinds: tuple[str, ...] = WATCH_KINDS) -> WatchStream:

@@ -83,6 +83,12 @@ def classify_rpc_error(exc: grpc.RpcError, what: str) -> TeleportError:
             if missing
             else ""
         )
+        if any(resource == "event" for _, resource in missing):
+            # Not true of the audit log: the preset role has no event rule at all.
+            grant = (
+                " Add the rule `event: [list, read]` to the plugin's role (the preset "
+                "access-plugin role lacks it)."
+            )
         return PermissionDenied(f"{what}: permission denied: {details}.{grant}", missing)
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return CompareFailed(f"{what}: {details}")

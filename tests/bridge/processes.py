@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from tests.conftest import write_config
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+STATUS_LINE = re.compile(r"Status listener on (http://\S+) ")
 
 
 def database_url() -> str:
@@ -34,6 +36,10 @@ def database_url() -> str:
 
 
 def start_runwatcher(config: Path, *args: str, log: Path, **extra_env: str) -> subprocess.Popen:
+    """runwatcher with its status listener on a free port (named in its log, see
+    status_url()) unless the test picks --status-addr: tests never fight over 8081."""
+    if "--status-addr" not in args:
+        args = (*args, "--status-addr", "127.0.0.1:0")
     env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "1", "DEBUG": "1"}
     env.pop("TELEPORT_MATTERMOST_CONFIG", None)
     env.pop("TELEPORT_PLUGIN_FAIL_FAST", None)
@@ -76,6 +82,16 @@ def started_runwatcher(
     )
     proc.tree = descendants(proc.pid)
     return proc
+
+
+def status_url(log: Path) -> str:
+    """Where a runwatcher's status listener serves, from its "Status listener on" line."""
+    found = wait_until(
+        lambda: log.exists() and STATUS_LINE.search(log.read_text()),
+        timeout=30,
+        message="the status listener's log line",
+    )
+    return found.group(1)
 
 
 def kill_tree(proc: subprocess.Popen, *groups: int) -> None:

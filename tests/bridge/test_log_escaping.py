@@ -12,8 +12,7 @@ import pytest
 from bridge.logsetup import configure_logging
 from common.request_log import escape_controls, request_context
 from teleportbridge.config import LogConfig
-from tests.bridge.processes import kill_tree
-from tests.bridge.processes import start_runwatcher as start
+from tests.bridge.processes import kill_tree, start_runwatcher
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
@@ -143,7 +142,9 @@ def test_runwatcher_log_cannot_be_forged_by_a_user_name(
         recipients=["eng/access-requests"],
         log_output=str(tmp_path / "plugin.log"),
     )
-    proc = start(config, "--no-workers", "--audit-interval", "0", log=tmp_path / "out.log")
+    proc = start_runwatcher(
+        config, "--no-workers", "--audit-interval", "0", log=tmp_path / "out.log"
+    )
     log = tmp_path / "plugin.log"
     try:
         wait_until(lambda: log.exists() and "Plugin is ready" in log.read_text(), timeout=60)

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.correlation import AnomalyKind, find_anomalies
 from simulators.teleport import API_DOMAIN, TeleportSimulator
-from teleportbridge.audit_poller import poll_audit_once
+from teleportbridge.audit_poller import AuditPoller, poll_audit_once
 from teleportbridge.models import AuditCursor, AuditEvent
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.connection import Connection
@@ -234,3 +234,74 @@ def test_polled_reviews_feed_the_correlation(sim, client):
     poll_audit_once(client, now=later(sim))
     [anomaly] = find_anomalies(now=later(sim))
     assert (anomaly.kind, anomaly.request_id) == (AnomalyKind.REVIEW_WITHOUT_NOTIFICATION, rid)
+
+
+@pytest.fixture
+def real_time(sim):
+    """AuditPoller polls up to the real now: events must be in the real past, not at T0."""
+    sim.clock = lambda: dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+
+
+class Ticks:
+    """A monotonic clock the test moves by hand (AuditPoller's `clock`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_role_without_event_read_is_said_once_and_asked_hourly(sim, real_time, client, caplog):
+    sim.create_request(user="before-the-grant")
+    sim.deny("list", "event")
+    ticks = Ticks()
+    poller = AuditPoller(denied_interval=3600, clock=ticks)
+    # What the start-up probe finds with the preset access-plugin role.
+    assert client.can_read_events() is False
+    calls = get_events_calls(sim)
+    poller.permission(granted=False)
+    assert AuditCursor.objects.get(pk=1).permission_missing
+
+    for _ in range(3):  # the loop's rounds within the hour ask nothing
+        ticks.now += 30
+        assert poller.step(client) is None
+    assert get_events_calls(sim) == calls
+
+    ticks.now += 3600  # still denied an hour later: asked once, still quiet
+    assert poller.step(client) == 0
+    assert get_events_calls(sim) == calls + 1
+    ticks.now += 30
+    assert poller.step(client) is None
+    cursor = AuditCursor.objects.get(pk=1)
+    assert (cursor.permission_missing, cursor.failed_polls) == (True, 1)
+    # What the dashboard shows: the rule to add, not "the preset role has them".
+    assert "Add the rule `event: [list, read]`" in cursor.last_error
+    assert "has them" not in cursor.last_error
+
+    sim.allow("list", "event")
+    assert client.can_read_events() is True
+    ticks.now += 3600
+    assert poller.step(client) == 1
+    ticks.now += 30
+    assert poller.step(client) == 0  # every round again
+    assert not AuditCursor.objects.get(pk=1).permission_missing
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "`event: [list, read]`" in warnings[0].getMessage()
+    assert "The audit log is readable now" in caplog.text
+
+
+def test_a_permission_lost_while_running_switches_to_hourly(sim, real_time, client, caplog):
+    ticks = Ticks()
+    poller = AuditPoller(denied_interval=3600, clock=ticks)
+    poller.permission(granted=True)
+    assert poller.step(client) == 0
+    sim.deny("list", "event")
+    ticks.now += 30
+    assert poller.step(client) == 0
+    assert poller.denied and AuditCursor.objects.get(pk=1).permission_missing
+    calls = get_events_calls(sim)
+    ticks.now += 30
+    assert poller.step(client) is None
+    assert get_events_calls(sim) == calls
+    assert sum("event: [list, read]" in r.getMessage() for r in caplog.records) == 1

@@ -93,6 +93,9 @@ class Command(BaseCommand):
             str(config),
             "--audit-interval",
             "2",
+            # Any free port (named in runwatcher.log): the demo must not need 8081 free.
+            "--status-addr",
+            "127.0.0.1:0",
             log="runwatcher.out",
             label="runwatcher",
         )

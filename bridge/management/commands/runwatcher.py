@@ -20,6 +20,8 @@ from bridge.startup import (
     secrets_in_use,
     server_settings_problem,
 )
+from bridge.status import DEFAULT_ADDR as DEFAULT_STATUS_ADDR
+from bridge.status import parse_addr
 from common.request_log import escape_controls
 from teleportbridge.config import ConfigError, load_config, parse_fail_fast
 from teleportbridge.teleport.errors import TeleportError
@@ -52,6 +54,18 @@ class Command(BaseCommand):
             default=30.0,
             help="Seconds between audit log polls (0 disables the poller)",
         )
+        parser.add_argument(
+            "--audit-denied-interval",
+            type=float,
+            default=3600.0,
+            help="Seconds between audit log polls while the role lacks event [list, read]",
+        )
+        parser.add_argument(
+            "--status-addr",
+            default=DEFAULT_STATUS_ADDR,
+            help="HOST:PORT serving /healthz, /readyz and /metrics "
+            f'(default {DEFAULT_STATUS_ADDR}; "" turns it off)',
+        )
 
     def handle(self, *args, **opts) -> None:
         self.secrets: list[str] = []  # what must never be printed, once known
@@ -70,6 +84,8 @@ class Command(BaseCommand):
             if problem is not None:
                 raise problem
             fail_fast = parse_fail_fast(settings.TELEPORT_PLUGIN_FAIL_FAST)
+            if opts["status_addr"]:
+                parse_addr(opts["status_addr"])  # a typo is found before the TOML is read
             path = opts["config"] or settings.TELEPORT_MATTERMOST_CONFIG
             cfg = load_config(path)
             self.secrets.append(cfg.mattermost.token)
@@ -84,6 +100,8 @@ class Command(BaseCommand):
                     workers=not opts["no_workers"],
                     audit_interval=opts["audit_interval"],
                     fail_fast=fail_fast,
+                    status_addr=opts["status_addr"],
+                    audit_denied_interval=opts["audit_denied_interval"],
                 ),
             )
             check_database()
