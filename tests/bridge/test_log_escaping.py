@@ -12,7 +12,8 @@ import pytest
 from bridge.logsetup import configure_logging
 from common.request_log import escape_controls, request_context
 from teleportbridge.config import LogConfig
-from tests.bridge.test_runwatcher import kill_tree, start
+from tests.bridge.processes import kill_tree
+from tests.bridge.processes import start_runwatcher as start
 from tests.conftest import write_config
 from tests.waiting import wait_until
 
