@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from simulators.teleport.certs import identity_file_text, make_cluster
-from tests.bridge.test_runwatcher import database_url
+from tests.bridge.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
