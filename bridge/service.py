@@ -12,6 +12,8 @@ by SIGKILL, its forked workers end with it (`proctree.forks_die_with_parent()`).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -26,12 +28,13 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from bridge.leader import LeaderLock
+from bridge.logsetup import configure_logging
 from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_tree_and_exit
 from bridge.startup import mattermost_failure, run_in_child, teleport_failure
 from bridge.status import StatusServer
 from notifications.tasks import enqueue_reconcile, sweep_due_posts
 from teleportbridge.audit_poller import AuditPoller
-from teleportbridge.config import Config
+from teleportbridge.config import Config, ConfigError, load_config
 from teleportbridge.models import WatcherState
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
@@ -42,14 +45,15 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
-#: What a graceful stop (SIGTERM, SIGINT, SIGHUP) promises, under any load.
+#: What a graceful stop (SIGTERM, SIGINT) promises, under any load.
 GRACEFUL_STOP_SECONDS = 5.0
 #: The part of it the django-q2 workers get to finish the delivery in hand; the rest is
 #: for the watcher's own bookkeeping and the interpreter's exit.
 WORKER_DRAIN_SECONDS = 3.0
-#: Signals that stop runwatcher gracefully. SIGHUP too: it is what a closed terminal or an
-#: ended SSH session sends, and dying from it without cleanup is what left workers behind.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: Signals that stop runwatcher gracefully. SIGHUP reloads instead (`Service.reload`): it
+#: is systemd's `ExecReload=/bin/kill -HUP $MAINPID` and what logrotate's postrotate sends
+#: (the Go plugin dies from it). A closed terminal therefore no longer stops runwatcher.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Options:
     fail_fast: bool = False
     status_addr: str = ""  # HOST:PORT of /healthz, /readyz, /metrics ("" none: bridge/status.py)
     audit_denied_interval: float = 3600.0  # audit polls while the role lacks event read
+    debug: bool = False  # -d: debug logging, kept across reloads
 
 
 def make_connector(cfg: Config, creds: CredentialSource) -> ConnectFn:
@@ -117,6 +122,9 @@ class Service:
         self._signals: set[int] = set()
         # monotonic time the stop was asked for: every wait of the stop counts from it.
         self._stop_asked_at: float | None = None
+        # One reload at a time (two SIGHUPs in a row start two reload threads).
+        self._reload_lock = threading.Lock()
+        self._pid = os.getpid()  # forked django-q2 processes inherit the signal handlers
         # Serialises _stop_workers() between the shutdown thread and the main thread.
         self._workers_lock = threading.Lock()
         self._workers_stopped = False
@@ -145,7 +153,7 @@ class Service:
     def install_signal_handlers(self) -> None:
         """As the plugin: SIGTERM/SIGINT stop gracefully, forced after FORCED_STOP_SECONDS
         (15 s); a second SIGINT forces at once; SIGUSR1 is ignored instead of killing us.
-        SIGHUP stops gracefully as well (the plugin dies from it; we clean up)."""
+        SIGHUP reloads the configuration (`reload`; the plugin dies from it)."""
 
         def handler(signum, _frame) -> None:
             name = signal.Signals(signum).name
@@ -163,9 +171,65 @@ class Service:
             timer.daemon = True
             timer.start()
 
+        def reload_handler(_signum, _frame) -> None:
+            # Not here: reading files and replacing log handlers inside a signal handler
+            # could interrupt the main thread in the middle of writing a log record.
+            # The django-q2 processes inherit this handler (forked after it was set).
+            target = self.reload if os.getpid() == self._pid else self._reload_forked
+            threading.Thread(target=target, name="reload", daemon=True).start()
+
         for signum in STOP_SIGNALS:
             signal.signal(signum, handler)
+        signal.signal(signal.SIGHUP, reload_handler)
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+    def reload(self) -> bool:
+        """SIGHUP: re-read the TOML and reopen the log (closed and opened again, so a file
+        logrotate moved away is replaced). Recipients, role routing, [mattermost] and [log]
+        take effect; [teleport] (address, credentials) needs a restart, and a change there
+        is logged as such. A file that does not load is refused in one line and the last
+        good configuration stays, logging included.
+
+        The workers read the TOML themselves when it changes (notifications.runtime) and
+        keep their last good one the same way."""
+        with self._reload_lock:
+            path = self.opts.config_path
+            try:
+                cfg = load_config(path)
+                configure_logging(cfg.log, debug=self.opts.debug)
+            except ConfigError as exc:
+                log.error(
+                    "Got SIGHUP; configuration reload refused, keeping the last good one: %s", exc
+                )
+                return False
+            if cfg.teleport != self.cfg.teleport:
+                log.warning(
+                    "Got SIGHUP; [teleport] changed in %s: restart to apply it (still using %s)",
+                    path,
+                    self.cfg.teleport.addr,
+                )
+                cfg = dataclasses.replace(cfg, teleport=self.cfg.teleport)
+            for warning in cfg.warnings:
+                log.warning("%s", warning)
+            self.cfg = cfg
+            log.info("Got SIGHUP; reloaded the configuration from %s and reopened the log", path)
+            self._forward_reload()
+            return True
+
+    def _forward_reload(self) -> None:
+        """The django-q2 sentinel, pusher, monitor and workers log through handlers
+        inherited at fork: they reopen the log and take the new [log] section too."""
+        if self.cluster is None:
+            return
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    def _reload_forked(self) -> None:
+        """SIGHUP forwarded to a django-q2 process: the [log] section only, quietly (the
+        watcher logged the reload; recipients are read per task, notifications.runtime)."""
+        with contextlib.suppress(ConfigError):
+            configure_logging(load_config(self.opts.config_path).log, debug=self.opts.debug)
 
     @staticmethod
     def _force_stop() -> None:

@@ -1,10 +1,11 @@
 """Settings, read from the environment with django-environ (and nowhere else).
 
-Embedded default: an SQLite file beside manage.py and django-q2's ORM broker, so one
-machine runs everything. Production: DATABASE_URL=postgres://..., DEBUG off, a real
-SECRET_KEY. Every bad value stops start-up with one line naming the variable (an
-ImproperlyConfigured that manage.py prints as that one line): a typo must never be read
-as some default (`DEBUG=maybe` is not "off", `SECURE_HSTS_SECONDS=-1` is not "no HSTS").
+Embedded default: an SQLite file in the data directory (bridge/datadir.py) and
+django-q2's ORM broker, so one machine runs everything. Production:
+DATABASE_URL=postgres://..., DEBUG off, a real SECRET_KEY. Every bad value stops
+start-up with one line naming the variable (an ImproperlyConfigured that manage.py prints
+as that one line): a typo must never be read as some default (`DEBUG=maybe` is not
+"off", `SECURE_HSTS_SECONDS=-1` is not "no HSTS").
 """
 
 from __future__ import annotations
@@ -172,9 +173,22 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-}
+
+def _embedded_database_url() -> str:
+    """Without DATABASE_URL: SQLite in the data directory (bridge/datadir.py), wherever
+    the code was installed and whatever the current directory."""
+    from bridge.datadir import DataDirError, sqlite_url
+
+    try:
+        return sqlite_url()
+    except DataDirError as exc:
+        raise _invalid("TELEPORT_MATTERMOST_DATA", str(exc)) from None
+
+
+if env.str("DATABASE_URL", default="").strip():
+    DATABASES = {"default": _env(env.db, "DATABASE_URL")}
+else:
+    DATABASES = {"default": environ.Env.db_url_config(_embedded_database_url())}
 _db = DATABASES["default"]
 if _db["ENGINE"] not in {
     "django.db.backends.postgresql",
@@ -328,6 +342,10 @@ NOTIFY_MAX_SUGGESTED_REVIEWERS = _int("NOTIFY_MAX_SUGGESTED_REVIEWERS", default=
 FORCED_STOP_SECONDS = _seconds("FORCED_STOP_SECONDS", default=15.0)
 # The plugin's own switch, kept raw: runwatcher parses it with Go's bool rules.
 TELEPORT_PLUGIN_FAIL_FAST = env.str("TELEPORT_PLUGIN_FAIL_FAST", default="")
+
+# Where `[log] output = "syslog"` sends: a Unix socket path (default /dev/log) or host:port
+# (UDP).
+SYSLOG_ADDRESS = env.str("SYSLOG_ADDRESS", default="/dev/log").strip() or "/dev/log"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

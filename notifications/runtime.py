@@ -16,7 +16,7 @@ from django.conf import settings
 
 from notifications import attempts
 from notifications.mattermost.client import MattermostClient
-from teleportbridge.config import Config, load_config
+from teleportbridge.config import Config, ConfigError, load_config
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 
@@ -40,7 +40,11 @@ def config_path() -> str:
 
 
 def get_config() -> Config:
-    """The TOML, re-read when the file changes (so a recipients edit needs no restart)."""
+    """The TOML, re-read when the file changes (so a recipients edit needs no restart).
+
+    A changed file that does not parse is refused with one error line (once per change)
+    and the last good configuration stays, as SIGHUP does in the watcher process; with
+    no good one yet (a fresh process) the error is raised."""
     path = config_path()
     try:
         mtime = os.stat(path).st_mtime
@@ -50,7 +54,15 @@ def get_config() -> Config:
         cached = _handles.config
     if cached is not None and cached[0] == (path, mtime):
         return cached[1]
-    cfg = load_config(path)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        if cached is None:
+            raise
+        log.error("Configuration change refused, keeping the last good one: %s", exc)
+        with _lock:
+            _handles.config = ((path, mtime), cached[1])  # do not re-parse until it changes
+        return cached[1]
     stale: MattermostClient | None = None
     with _lock:
         if cached is not None and cached[1].mattermost != cfg.mattermost:

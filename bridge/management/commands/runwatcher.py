@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bridge.logsetup import configure_logging
+from bridge.migrating import MigrationError, apply_migrations
 from bridge.service import Options, Service
 from bridge.startup import (
     StartupError,
@@ -26,7 +27,7 @@ from common.request_log import escape_controls
 from teleportbridge.config import ConfigError, load_config, parse_fail_fast
 from teleportbridge.teleport.errors import TeleportError
 
-EXPECTED = (ConfigError, StartupError, TeleportError)
+EXPECTED = (ConfigError, StartupError, TeleportError, MigrationError)
 
 
 class Command(BaseCommand):
@@ -47,6 +48,12 @@ class Command(BaseCommand):
             "--no-workers",
             action="store_true",
             help="Do not run django-q2 workers in-process (scale `manage.py qcluster` instead)",
+        )
+        parser.add_argument(
+            "--migrate",
+            action="store_true",
+            help="Apply pending database migrations first, under a lock "
+            "(`teleport-mattermost start` does unless --no-migrate)",
         )
         parser.add_argument(
             "--audit-interval",
@@ -102,8 +109,11 @@ class Command(BaseCommand):
                     fail_fast=fail_fast,
                     status_addr=opts["status_addr"],
                     audit_denied_interval=opts["audit_denied_interval"],
+                    debug=opts["debug"],
                 ),
             )
+            if opts.get("migrate"):
+                apply_migrations()
             check_database()
         except EXPECTED:
             raise
