@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models import CharField, Count, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
@@ -33,7 +33,13 @@ from dashboard.facts import (
 )
 from dashboard.numbers import Numbers, numbers
 from notifications.models import DeliveryAttempt, NotificationPlan, Post
-from teleportbridge.models import AccessRequest, AuditCursor, AuditEvent, RequestState
+from teleportbridge.models import (
+    AccessRequest,
+    AuditCursor,
+    AuditEvent,
+    RejectedEvent,
+    RequestState,
+)
 from teleportbridge.models import WatcherState as _WatcherState
 
 # Time-to-first-review histogram buckets: (label, upper bound).
@@ -375,6 +381,13 @@ def health() -> Health:
         review_events=AuditEvent.objects.filter(event_type=REVIEW_EVENT).count(),
         numbers=n,
     )
+
+
+def recent_rejections(limit: int = 10) -> tuple[int, list[RejectedEvent]]:
+    """Records from Teleport that were quarantined (teleportbridge.sanitize): how many in
+    all (repeats counted), and the most recently seen."""
+    total = RejectedEvent.objects.aggregate(n=Sum("count"))["n"] or 0
+    return total, list(RejectedEvent.objects.order_by("-last_seen_at")[:limit])
 
 
 def audit_permission_missing() -> bool:

@@ -53,10 +53,13 @@ def _date(value: str) -> date | None:
 
 @auditor_required
 def overview(request: HttpRequest) -> HttpResponse:
+    rejected_total, rejected = queries.recent_rejections(5)
     ctx = {
         "o": queries.overview(),
         "nav": "overview",
         "audit_permission_missing": queries.audit_permission_missing(),
+        "rejected_total": rejected_total,
+        "rejected": rejected,
     }
     return render(request, "dashboard/overview.html", ctx)
 
@@ -149,5 +152,12 @@ def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
 @auditor_required
 def health(request: HttpRequest) -> HttpResponse:
     h = queries.health()
-    ctx = {"h": h, "nav": "health", "audit_permission_missing": h.numbers.audit_permission_missing}
+    rejected_total, rejected = queries.recent_rejections(10)
+    ctx = {
+        "h": h,
+        "nav": "health",
+        "audit_permission_missing": h.numbers.audit_permission_missing,
+        "rejected_total": rejected_total,
+        "rejected": rejected,
+    }
     return render(request, "dashboard/health.html", ctx)

@@ -167,3 +167,18 @@ def test_health_shows_watcher_queue_and_audit_poll(auditor_client):
     assert "sim.example.com" in body
     assert 'id="queue-depth">0<' in body
     assert "GetEvents failed: x" in body
+
+
+def test_quarantined_records_show_on_the_overview_and_health(client):
+    from teleportbridge.models import RejectedEvent
+
+    client.force_login(make_user("q-auditor"))
+    assert b"rejected-records" not in client.get("/").content
+    for _ in range(3):  # the same bad request met by three resyncs is one row, counted
+        RejectedEvent.record("access_request", "../../admin/auth/user/", "not an id")
+    RejectedEvent.record("audit_event", "ev-1", "the event could not be stored", error="DataError")
+    for url in ("/", "/health/"):
+        body = client.get(url).content.decode()
+        assert 'id="rejected-records"' in body, url
+        assert "4 records from Teleport could not be stored" in body
+        assert "../../admin/auth/user/" in body and 'href="../../admin' not in body
