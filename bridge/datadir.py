@@ -56,6 +56,11 @@ def ensure_data_dir() -> Path:
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise DataDirError(f"data directory {path} is not writable (set {ENV})")
+    # mkdir's mode does not apply to a directory that already existed (an image volume, a
+    # package's /var/lib entry): close it to others ourselves, or the database file created
+    # next (0644 by umask) would be readable through it.
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
     return path
 
 

@@ -77,14 +77,14 @@ def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary
     posts = Post.objects.filter(request=request).select_related("root")
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     for post in ordered:
+        if post.kind == Post.Kind.REPLY and post.root is not None:
+            # The root may have been sent earlier in this very pass: read its id afresh.
+            post.root.refresh_from_db()
         if not post.is_due(now):
             continue
         if summary.throttled_until is not None:
             summary.add(Outcome.DEFERRED)
             continue
-        if post.kind == Post.Kind.REPLY and post.root is not None:
-            # The root may have been sent earlier in this very pass: read its id afresh.
-            post.root.refresh_from_db()
         result = deliver(post, client)
         summary.add(result.outcome)
         summary.throttled_until = result.throttled_until

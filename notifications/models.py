@@ -63,7 +63,11 @@ class PostQuerySet(models.QuerySet["Post"]):
         `grace` leaves alone work younger than that which a queued reconcile will do anyway
         (the sweeper passes one, so a backlog is not enqueued twice).
         """
-        return self.filter(
+        # A reply can only be sent under a root that exists in Mattermost: until then it is
+        # not due (a root that failed for good would otherwise re-queue its request's
+        # reconcile at every sweep, forever); the root's own delivery brings it along.
+        has_root = ~Q(kind=Post.Kind.REPLY) | (Q(root__isnull=False) & ~Q(root__mattermost_id=""))
+        return self.filter(has_root).filter(
             Q(status=Post.Status.PENDING, created_at__lte=now - grace)
             | Q(status=Post.Status.RETRYING, next_attempt_at__isnull=True)
             | Q(status=Post.Status.RETRYING, next_attempt_at__lte=now)
@@ -160,6 +164,8 @@ class Post(models.Model):
 
     def is_due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> bool:
         """Has this post work to do at `now`? The Python twin of `PostQuerySet.due`."""
+        if self.kind == self.Kind.REPLY and (self.root is None or not self.root.mattermost_id):
+            return False  # it waits for its root (see PostQuerySet.due)
         if self.status == self.Status.PENDING:
             return self.created_at <= now - grace
         if self.status == self.Status.RETRYING:
@@ -188,19 +194,23 @@ class Post(models.Model):
         return claimed == 1
 
     def _finish(self, **fields: Any) -> bool:
-        # Only from SENDING: a claim that expired and was taken over by another worker has
-        # moved on (its updated_at changed), and a stale finisher must not undo that work.
+        # Only from our own claim: SENDING *and* the updated_at our claim() wrote. A claim
+        # that expired was taken over by another worker (a new updated_at, still SENDING),
+        # and a stale finisher must not overwrite that worker's result.
+        claimed_at = self.updated_at
         fields["updated_at"] = timezone.now()
-        done = Post.objects.filter(pk=self.pk, status=self.Status.SENDING).update(**fields)
+        done = Post.objects.filter(
+            pk=self.pk, status=self.Status.SENDING, updated_at=claimed_at
+        ).update(**fields)
         for name, value in fields.items():
             setattr(self, name, value)
         return done == 1
 
     def adopt(self, mattermost_id: str) -> None:
         """Record the id of a post an interrupted attempt created (found by its key)."""
-        Post.objects.filter(pk=self.pk, status=self.Status.SENDING).update(
-            mattermost_id=mattermost_id
-        )
+        Post.objects.filter(
+            pk=self.pk, status=self.Status.SENDING, updated_at=self.updated_at
+        ).update(mattermost_id=mattermost_id)
         self.mattermost_id = mattermost_id
 
     def mark_sent(self, text: str, *, mattermost_id: str | None = None) -> bool:

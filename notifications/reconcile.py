@@ -12,6 +12,7 @@ Running it twice, late, or on two workers at once is harmless (see delivery.py).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.db import IntegrityError, transaction
@@ -33,8 +34,15 @@ def root_key(request_id: str, channel_id: str) -> str:
 
 
 def reply_key(request_id: str, channel_id: str, review: Review) -> str:
+    # Idempotency key: one reply per (review, channel); also Mattermost's pending_post_id.
     stamp = review.created_at.strftime("%Y%m%dT%H%M%S%f") if review.created_at else "-"
-    return f"{request_id}:{channel_id}:review:{review.author}:{stamp}"[:128]
+    key = f"{request_id}:{channel_id}:review:{review.author}:{stamp}"
+    if len(key) <= 128:
+        return key
+    # Cutting it made two long author names one key (and every reconcile of the request
+    # failed on the unique constraint): digest the part that does not fit instead.
+    digest = hashlib.sha256(f"{review.author}:{stamp}".encode()).hexdigest()
+    return f"{request_id}:{channel_id}:review:{digest}"[:128]
 
 
 def root_text(request: AccessRequest, status: str | None = None) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -27,17 +30,29 @@ def reconcile_request(request_id: str) -> str:
 
 
 def enqueue_reconcile(request_id: str, *, why: str) -> None:
-    """Queue one reconcile of the request once the surrounding transaction commits.
+    """Queue one reconcile of the request, atomically with the change that asks for it.
 
-    On commit, because the worker must see what the caller just stored (and nothing if it
-    rolled back); outside a transaction Django runs the callback at once. Queueing the same
-    request twice is harmless: reconcile is level-triggered and idempotent.
+    With django-q2's ORM broker on our own database (the default), the queue row is written
+    inside the caller's transaction: it commits or rolls back with the change, and workers
+    only see committed rows. Queueing after the commit instead lost the change whenever the
+    enqueue failed (SQLite busy under load): the row was stored, the resync saw the same
+    fingerprint and never asked again, so the post kept its old state. With another broker
+    there is no shared transaction: it is queued on commit and a failure is logged (the
+    sweeper covers posts already due). Queueing twice is harmless: reconcile is idempotent.
     """
 
     def _send() -> None:
         async_task(reconcile_request, request_id, task_name=f"{why} {request_id}"[:100])
 
-    transaction.on_commit(_send)
+    if _queue_in_database():
+        _send()
+    else:
+        transaction.on_commit(_send, robust=True)
+
+
+def _queue_in_database() -> bool:
+    # Q_SYNC runs the task in place: not inside the caller's transaction (and row lock).
+    return settings.Q_CLUSTER.get("orm") == "default" and not settings.Q_CLUSTER.get("sync")
 
 
 def sweep_due_posts() -> int:
@@ -66,9 +81,24 @@ def sweep_due_posts() -> int:
 
 def retry_posts(post_ids: list[int]) -> int:
     """Admin "retry now": failed or waiting posts go back to the queue at once."""
-    posts = Post.objects.filter(pk__in=post_ids).exclude(status=Post.Status.SENT)
+    now = timezone.now()
+    posts = (
+        Post.objects.filter(pk__in=post_ids)
+        .exclude(status=Post.Status.SENT)
+        # A live claim belongs to a worker that may be sending right now.
+        .exclude(status=Post.Status.SENDING, updated_at__gt=now - sending_lease())
+    )
     request_ids = set(posts.values_list("request_id", flat=True))
-    count = posts.update(status=Post.Status.PENDING, next_attempt_at=None, attempts=0)
+    # attempts drops to at most 1, not 0: a post that was ever tried may already be in
+    # Mattermost (a timeout after the send), and delivery searches for it by key only when
+    # attempts > 0; resetting to 0 posted it twice. updated_at moves so an old claim's
+    # finisher cannot land on top (Post._finish checks it).
+    count = posts.update(
+        status=Post.Status.PENDING,
+        next_attempt_at=None,
+        attempts=Least(F("attempts"), 1),
+        updated_at=now,
+    )
     for request_id in request_ids - {None}:
         enqueue_reconcile(request_id, why="retry now")
     return count

@@ -239,13 +239,15 @@ def resync_requests(
     for req in requests:
         seen.add(req.Metadata.Name)
         changed += upsert_request(req, on_change=on_change, source="resync")
-    gone = (
+    # The difference in Python: `exclude(pk__in=seen)` binds one parameter per request
+    # Teleport has, past SQLite's limit (32,766) on a large cluster.
+    open_ids = (
         AccessRequest.objects.filter(deleted_at__isnull=True)
         .exclude(state__in=RESOLVED_STATES)
-        .exclude(pk__in=seen)
         .values_list("pk", flat=True)
     )
-    deleted = sum(mark_deleted(pk, on_change=on_change, source="resync") for pk in list(gone))
+    gone = [pk for pk in open_ids if pk not in seen]
+    deleted = sum(mark_deleted(pk, on_change=on_change, source="resync") for pk in gone)
     return changed, deleted
 
 

@@ -250,3 +250,77 @@ def test_is_due_and_the_due_query_are_the_same_rule(bridge, settings, grace):
     by_sql = set(posts.due(now, grace=grace).values_list("pk", flat=True))
     assert by_python == by_sql
     assert 0 < len(by_sql) < posts.count()
+
+
+def test_retry_now_after_a_lost_response_adopts_instead_of_posting_twice(bridge):
+    """Review finding: "retry now" reset attempts to 0, which turned off the search by key
+    for a post that may already be in Mattermost; past the 30 s de-duplication window it
+    was posted a second time."""
+    rid = bridge.create()
+    bridge.mm.drop_response_next(1)
+    bridge.reconcile(rid)
+    assert root(rid).status == "retrying" and len(bridge.mm.posts()) == 1
+    bridge.mm.advance_clock(120)  # past Mattermost's pending_post_id window
+    retry_posts([root(rid).pk])
+    bridge.reconcile(rid)
+    assert root(rid).status == "sent"
+    assert len(bridge.mm.posts()) == 1
+
+
+def test_retry_now_leaves_a_live_claim_alone(bridge):
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    Post.objects.filter(request_id=rid).update(status="sending", updated_at=timezone.now())
+    assert retry_posts([root(rid).pk]) == 0
+    assert root(rid).status == "sending"
+
+
+def test_a_stale_finisher_cannot_overwrite_the_worker_that_took_over(bridge, settings):
+    """Review finding: finishing only checked status=SENDING, and a takeover of an expired
+    claim is SENDING too, so the stale worker's result overwrote the new one's."""
+    settings.NOTIFY_SENDING_LEASE_SECONDS = 30
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    Post.objects.filter(request_id=rid).update(status="pending", mattermost_id="")
+    stale = root(rid)
+    assert stale.claim()
+    taker = root(rid)
+    Post.objects.filter(pk=taker.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    taker.refresh_from_db()
+    assert taker.claim()  # the lease ran out: another worker takes the post over
+    assert taker.mark_sent("new", mattermost_id="taken-over")
+    assert not stale.mark_sent("old", mattermost_id="stale")
+    assert not stale.retry_at(timezone.now(), "late")
+    assert root(rid).mattermost_id == "taken-over" and root(rid).status == "sent"
+
+
+def test_a_reply_under_a_failed_root_is_not_due(bridge):
+    """Review finding: a reply whose root failed for good stayed due, so the sweeper
+    queued its request's reconcile every few seconds, forever."""
+    rid = bridge.create()
+    bridge.mm.fail_next(1, status=403)
+    bridge.reconcile(rid)
+    assert root(rid).status == "failed"
+    bridge.teleport.review(rid, "carol", "DENIED", auto_resolve=False)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    reply = Post.objects.select_related("root").get(request_id=rid, kind="reply")
+    now = timezone.now() + timedelta(minutes=5)
+    assert not reply.is_due(now)
+    assert not Post.objects.due(now).filter(pk=reply.pk).exists()
+    assert sweep_due_posts() == 0
+
+
+def test_long_author_names_get_distinct_reply_keys(bridge):
+    """Review finding: reply keys were cut to 128 characters, so two reviewers whose long
+    names share a prefix made one key and every reconcile of the request failed."""
+    rid = bridge.create()
+    prefix = "svc-" + "x" * 80
+    bridge.teleport.review(rid, prefix + "-a", "APPROVED", auto_resolve=False)
+    bridge.teleport.review(rid, prefix + "-b", "APPROVED", auto_resolve=False)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    replies = Post.objects.filter(request_id=rid, kind="reply")
+    assert replies.count() == 2 and len({r.key for r in replies}) == 2
+    assert all(len(r.key) <= 128 for r in replies)
+    assert {r.status for r in replies} == {"sent"}
