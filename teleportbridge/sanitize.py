@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from common.request_log import escape_controls
+
 #: Shown where a value was cut to fit its column; the original length follows it.
 CUT_MARKER = "…"
 
@@ -59,6 +61,7 @@ def json_value(value: Any) -> Any:
 
 
 def shown(value: str, limit: int = 120) -> str:
-    """An outside value safe for a log line or an admin list: escaped, one line, short."""
-    escaped = value.encode("unicode_escape", "backslashreplace").decode("ascii")
+    """An outside value safe for a log line or an admin list: control characters escaped
+    as the text log formatter does (common.request_log), one line, and short."""
+    escaped = escape_controls(value)
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + CUT_MARKER

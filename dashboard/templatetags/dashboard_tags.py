@@ -4,7 +4,6 @@ chart."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from django import template
@@ -16,6 +15,7 @@ from django.utils.timesince import timesince, timeuntil
 
 from dashboard.correlation import format_duration
 from notifications.mattermost.redaction import redact
+from teleportbridge.sanitize import is_request_id
 
 register = template.Library()
 
@@ -50,15 +50,12 @@ def utc(dt: datetime | None) -> SafeString | str:
     )
 
 
-# Request ids come from Teleport (UUIDs) and audit events, so from outside: only ids made
-# of these characters become links. Anything else ("a/b", "../../admin/", "..", a space, a
-# NUL) could not be reversed, would resolve to another page, or would be normalised away by
-# the browser; such an id is shown as text and stays searchable.
-LINKABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-
-
 def is_linkable_id(request_id: str) -> bool:
-    return bool(request_id) and LINKABLE_ID.match(request_id) is not None
+    """Only an id the watcher would accept today (teleportbridge.sanitize: letters, digits,
+    hyphens) becomes a link. Anything else an older row may hold ("a/b", "../../admin/",
+    "..", a space, a NUL) could not be reversed, would resolve to another page, or would be
+    normalised away by the browser: it is shown as text and stays searchable."""
+    return is_request_id(request_id)
 
 
 @register.filter
