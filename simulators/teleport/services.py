@@ -25,7 +25,9 @@ from teleportbridge.teleport.proto import (
     authservice_pb2,
     authservice_pb2_grpc,
     types_pb2,
+    users_pb2,
 )
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -246,6 +248,20 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         except SimulatorError as err:
             abort(context, err)
         return authservice_pb2.Events(Items=items, LastKey=last_key)
+
+
+class UsersServicer(users_grpc.UsersServiceServicer):
+    """teleport.users.v1.UsersService: GetUser only (the requester's traits)."""
+
+    def __init__(self, sim: TeleportSimulator) -> None:
+        self.sim = sim
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+            return users_pb2.GetUserResponse(user=self.sim.users.get(request.name))
+        except SimulatorError as err:
+            abort(context, err)
 
 
 class AccessMonitoringRulesServicer(amr_grpc.AccessMonitoringRulesServiceServicer):
