@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from dashboard.correlation import find_anomalies
@@ -17,8 +18,10 @@ from notifications import alerts, reminders
 from notifications.tasks import enqueue_alerts, enqueue_reconcile
 from teleportbridge.config import Config
 
-#: How often anomalies are looked for (a correlation over the last 24 hours).
-ALERT_SCAN_SECONDS = 30.0
+
+def alert_scan_seconds() -> float:
+    """How often anomalies are looked for (settings.ALERT_SCAN_SECONDS, env)."""
+    return float(getattr(settings, "ALERT_SCAN_SECONDS", 30))
 
 
 def scan_reminders(cfg: Config, now: datetime | None = None) -> int:

@@ -336,6 +336,9 @@ NOTIFY_SENDING_LEASE_SECONDS = _int("NOTIFY_SENDING_LEASE_SECONDS", default=60, 
 # A request may name any number of suggested reviewers; each costs Mattermost lookups and a
 # DM. The first N are notified, the rest recorded on the plan as skipped.
 NOTIFY_MAX_SUGGESTED_REVIEWERS = _int("NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20, minimum=0)
+# Security alerts ([audit] alert_channel): how often runwatcher looks for new anomalies (a
+# correlation over the last 24 hours, so not every few seconds).
+ALERT_SCAN_SECONDS = _int("ALERT_SCAN_SECONDS", default=30, minimum=1)
 
 # runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
 # Go plugin's 15 s; keep it below your supervisor's kill timeout.
