@@ -272,3 +272,14 @@ def test_daily_digest_once_a_day(bridge):
 def test_alerts_off_by_default(bridge):
     assert scan_alerts(runtime.get_config(), T0) == 0
     assert scan_reminders(runtime.get_config(), T0) == 0
+
+
+def test_timeline_shows_the_follow_ups(bridge, admin_client):
+    bridge.configure(mattermost_extra="notify_requester = true", extra_toml=REMIND)
+    rid = bridge.create(user="eve")
+    bridge.reconcile(rid)
+    bridge.teleport.approve(rid)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    body = admin_client.get(f"/requests/{rid}/").content.decode()
+    assert "Requester not reachable" in body and "Reminders: done" in body
