@@ -17,8 +17,11 @@ STATE_EMOJI = {"APPROVED": "✅", "DENIED": "❌", "PROMOTED": "⤴️", "EXPIRE
 
 
 def human_age(delta: timedelta) -> str:
-    """ "30 minutes", "1 hour 5 minutes", "2 days 3 hours": how old a request is."""
-    minutes = max(0, int(delta.total_seconds()) // 60)
+    """ "30 minutes", "1 hour 5 minutes", "2 days 3 hours" (or "5 seconds"): how old."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:  # only with very short `after` settings (the demo's)
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = seconds // 60
     days, rem = divmod(minutes, 24 * 60)
     hours, mins = divmod(rem, 60)
 
