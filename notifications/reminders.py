@@ -203,7 +203,10 @@ def _fire(sched: ReminderSchedule, rm: RemindersConfig, now: datetime, enqueue) 
         )
         if not moved:
             return 0
-        roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
+        # Only under roots Mattermost has: a root that never made it gets no reminder.
+        roots = list(
+            Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(mattermost_id="")
+        )
         text = followup_render.reminder(age, latest + 1, rm.max)
         Post.objects.bulk_create(
             [

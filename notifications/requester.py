@@ -14,8 +14,10 @@ event), created here and delivered by `delivery.deliver_request` like every othe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from common.request_log import escape_controls
 from notifications import followup_render, runtime
@@ -29,6 +31,9 @@ from teleportbridge.models import AccessRequest, RequestState, WatcherState
 from teleportbridge.teleport.errors import NotFound, PermissionDenied, TeleportError
 
 log = logging.getLogger(__name__)
+
+# How long a DM waits before its requester is looked up again (Teleport or Mattermost down).
+LOOKUP_RETRY = timedelta(seconds=30)
 
 RESOLVED = (RequestState.APPROVED, RequestState.DENIED, RequestState.PROMOTED, RequestState.EXPIRED)
 
@@ -127,7 +132,13 @@ def _resolved_text(request: AccessRequest, plan: NotificationPlan) -> str:
 
 
 def ensure_dms(request: AccessRequest, plan: NotificationPlan, cfg: Config) -> int:
-    """Create the requester's DM rows this request now calls for; returns how many."""
+    """Create (or complete) the requester's DM rows this request now calls for.
+
+    The row is stored first, without a channel and not due for LOOKUP_RETRY, and gets its
+    channel once the requester is found: a look-up that fails for a while (Teleport or
+    Mattermost down) leaves a row the sweeper brings back to this reconcile, so the DM is
+    never lost. A requester who cannot be reached drops the row (the contact says why).
+    Returns how many rows became sendable."""
     opts = cfg.features.requester
     if not (opts.notify or opts.notify_on_post) or plan.status != NotificationPlan.Status.PLANNED:
         return 0
@@ -136,34 +147,46 @@ def ensure_dms(request: AccessRequest, plan: NotificationPlan, cfg: Config) -> i
         wanted.append("posted")
     if opts.notify and request.state in RESOLVED:
         wanted.append("resolved")
-    have = set(
-        Post.objects.filter(key__in=[dm_key(request.pk, e) for e in wanted]).values_list(
-            "key", flat=True
-        )
+    keys = {dm_key(request.pk, e): e for e in wanted}
+    done = set(
+        Post.objects.filter(key__in=list(keys)).exclude(channel_id="").values_list("key", flat=True)
     )
-    missing = [e for e in wanted if dm_key(request.pk, e) not in have]
-    if not missing:
+    todo = [e for k, e in keys.items() if k not in done]
+    if not todo:
         return 0
-    contact = contact_for(request, cfg)
-    if contact is None or not contact.reachable:
-        return 0
-    created = 0
-    for event in missing:
-        if event == "posted":
-            channels = Post.objects.filter(request=request, kind=Post.Kind.ROOT).count()
-            text = followup_render.requester_posted(request.pk, list(request.roles), channels)
-        else:
-            text = _resolved_text(request, plan)
+    for event in todo:
         # get_or_create on the unique key: two workers reconciling at once make one row.
-        _post, made = Post.objects.get_or_create(
+        Post.objects.get_or_create(
             key=dm_key(request.pk, event),
             defaults={
                 "request": request,
                 "kind": Post.Kind.DM,
-                "recipient": contact.handle,
-                "channel_id": contact.channel_id,
-                "text_wanted": text,
+                "recipient": "(requester)",
+                "channel_id": "",
+                "status": Post.Status.RETRYING,
+                "next_attempt_at": timezone.now() + LOOKUP_RETRY,
+                "text_wanted": _text(request, plan, event),
             },
         )
-        created += made
-    return created
+    contact = contact_for(request, cfg)
+    waiting = Post.objects.filter(key__in=[dm_key(request.pk, e) for e in todo], channel_id="")
+    if contact is None:  # try again later (the sweeper brings the row back)
+        waiting.update(status=Post.Status.RETRYING, next_attempt_at=timezone.now() + LOOKUP_RETRY)
+        return 0
+    if not contact.reachable:
+        waiting.delete()
+        return 0
+    # Guarded on channel_id="": a concurrent worker that completed the row first wins.
+    return waiting.update(
+        channel_id=contact.channel_id,
+        recipient=contact.handle[:255],
+        status=Post.Status.PENDING,
+        next_attempt_at=None,
+    )
+
+
+def _text(request: AccessRequest, plan: NotificationPlan, event: str) -> str:
+    if event == "posted":
+        channels = Post.objects.filter(request=request, kind=Post.Kind.ROOT).count()
+        return followup_render.requester_posted(request.pk, list(request.roles), channels)
+    return _resolved_text(request, plan)

@@ -283,3 +283,25 @@ def test_timeline_shows_the_follow_ups(bridge, admin_client):
     bridge.reconcile(rid)
     body = admin_client.get(f"/requests/{rid}/").content.decode()
     assert "Requester not reachable" in body and "Reminders: done" in body
+
+
+def test_requester_lookup_failing_for_a_while_is_retried_not_lost(bridge):
+    """Bug found in review: a transient failure while looking the requester up (Mattermost
+    down) lost the DM, as nothing would reconcile the resolved request again."""
+    from django.utils import timezone
+
+    bridge.configure(mattermost_extra="notify_requester = true")
+    rid = bridge.create(user="alice@example.com")
+    bridge.reconcile(rid)
+    bridge.teleport.approve(rid)
+    bridge.pull(rid)
+    bridge.mm.fail_next(1, status=503, path_prefix="/api/v4/users/email", method="GET")
+    bridge.reconcile(rid)
+    assert dm_posts(bridge, "alice@example.com") == []
+    [row] = Post.objects.filter(kind=Post.Kind.DM)
+    assert row.channel_id == "" and row.status == Post.Status.RETRYING
+    later = timezone.now() + dt.timedelta(seconds=31)
+    assert list(Post.objects.due(later).filter(kind=Post.Kind.DM)) == [row]  # the sweeper's
+    bridge.reconcile(rid)
+    [dm] = dm_posts(bridge, "alice@example.com")
+    assert "was **APPROVED**" in dm["message"]
