@@ -28,6 +28,7 @@ from notifications.models import Post, SecurityAlert
 from notifications.recipients import resolve
 from teleportbridge.config import Config
 from teleportbridge.models import AccessRequest
+from teleportbridge.sanitize import is_request_id
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class Notice:
 
 def timeline_link(cfg: Config, request_id: str) -> str | None:
     base = cfg.features.public_url
-    return f"{base}/requests/{request_id}/" if base and request_id else None
+    # Only ids the watcher accepts are linked (the dashboard's rule): an id from the audit
+    # log could otherwise put anything into the URL.
+    return f"{base}/requests/{request_id}/" if base and is_request_id(request_id) else None
 
 
 def raise_alerts(notices: Iterable[Notice], cfg: Config) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from notifications.escaping import escape_reason, fit_message, safe_inline
+from teleportbridge.sanitize import is_request_id
 
 STATE_EMOJI = {"APPROVED": "✅", "DENIED": "❌", "PROMOTED": "⤴️", "EXPIRED": "⌛"}
 
@@ -98,7 +99,10 @@ def alert(kind: str, request_id: str, detail: str, link: str | None) -> str:
     """One security alert: what, which request, why, and the dashboard timeline."""
     lines = [f"🚨 **Access request anomaly**: {ALERT_TITLES.get(kind, safe_inline(kind))}"]
     if request_id:
-        lines.append(f"**Request ID**: `{request_id}`")
+        # Review anomalies carry whatever id the audit log named: code-quoted only when it
+        # is an id the watcher accepts, else escaped as plain text.
+        shown = f"`{request_id}`" if is_request_id(request_id) else safe_inline(request_id)
+        lines.append(f"**Request ID**: {shown}")
     if detail:
         lines.append(f"**Detail**: {escape_reason(detail, safe=True)}")
     if link:

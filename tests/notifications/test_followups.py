@@ -305,3 +305,19 @@ def test_requester_lookup_failing_for_a_while_is_retried_not_lost(bridge):
     bridge.reconcile(rid)
     [dm] = dm_posts(bridge, "alice@example.com")
     assert "was **APPROVED**" in dm["message"]
+
+
+def test_alert_about_a_hostile_request_id_is_escaped_and_not_linked(bridge):
+    from notifications.alerts import Notice, raise_alerts
+
+    bridge.configure(extra_toml=ALERTS)
+    cfg = runtime.get_config()
+    hostile = "x` @channel [y](http://evil.example) `"
+    assert raise_alerts(
+        [Notice("review_without_notification", hostile, "ev1", "mallory @all reviewed", None)],
+        cfg,
+    )
+    deliver_alerts()
+    [post] = bridge.mm.root_posts(bridge.channel_id("town-square"))
+    assert "@channel" not in post["message"] and "@all" not in post["message"]
+    assert "](http" not in post["message"] and "Timeline" not in post["message"]
