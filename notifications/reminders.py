@@ -80,6 +80,14 @@ def sync_request(request: AccessRequest, plan: NotificationPlan, cfg: Config) ->
         return False
     if not rm.enabled or plan.status != NotificationPlan.Status.PLANNED:
         return False
+    sched = _ensure_schedule(request, rm)
+    if sched.escalation_asked_at is not None and sched.escalated_at is None:
+        return _escalate(request, sched, rm)
+    return False
+
+
+def _ensure_schedule(request: AccessRequest, rm: RemindersConfig) -> ReminderSchedule:
+    # get_or_create on the one-to-one key: the scan and a worker may both create it.
     sched, _ = ReminderSchedule.objects.get_or_create(
         request=request,
         defaults={
@@ -87,9 +95,7 @@ def sync_request(request: AccessRequest, plan: NotificationPlan, cfg: Config) ->
             "escalate_at": (_base(request) + rm.escalate_after) if rm.escalate_after else None,
         },
     )
-    if sched.escalation_asked_at is not None and sched.escalated_at is None:
-        return _escalate(request, sched, rm)
-    return False
+    return sched
 
 
 def _stop(request: AccessRequest) -> None:
@@ -154,6 +160,15 @@ def scan_due(now: datetime, cfg: Config, enqueue) -> int:
     `tasks.enqueue_reconcile` (called inside the transaction that records the slot)."""
     rm = cfg.features.reminders
     queued = 0
+    # Requests announced before [reminders] was turned on (or SIGHUP changed it) have no
+    # schedule yet, and may see no other change that would reconcile them: start theirs.
+    unscheduled = AccessRequest.objects.filter(
+        state=RequestState.PENDING,
+        plan__status=NotificationPlan.Status.PLANNED,
+        reminders__isnull=True,
+    )
+    for request in unscheduled:
+        _ensure_schedule(request, rm)
     due = ReminderSchedule.objects.filter(
         state=ReminderSchedule.State.ACTIVE, next_due_at__lte=now
     ).select_related("request")

@@ -321,3 +321,13 @@ def test_alert_about_a_hostile_request_id_is_escaped_and_not_linked(bridge):
     [post] = bridge.mm.root_posts(bridge.channel_id("town-square"))
     assert "@channel" not in post["message"] and "@all" not in post["message"]
     assert "](http" not in post["message"] and "Timeline" not in post["message"]
+
+
+def test_reminders_turned_on_later_cover_requests_already_pending(bridge):
+    rid = bridge.create()
+    bridge.reconcile(rid)  # announced with reminders off: no schedule
+    bridge.configure(extra_toml=REMIND)
+    assert scan_reminders(runtime.get_config(), created(rid) + 30 * M) == 1
+    bridge.reconcile(rid)
+    [root] = bridge.mm.root_posts()
+    assert len(reminders_in(bridge, root)) == 1
