@@ -192,7 +192,14 @@ def scan_due(now: datetime, cfg: Config, enqueue) -> int:
 def _fire(sched: ReminderSchedule, rm: RemindersConfig, now: datetime, enqueue) -> int:
     request = sched.request
     if request.state != RequestState.PENDING:
-        return 0  # its reconcile closes the schedule
+        # Its reconcile closes the schedule and drops unsent reminders; closing it here
+        # too (no network needed) keeps the scan from selecting it again meanwhile.
+        ReminderSchedule.objects.filter(pk=sched.pk, state=ReminderSchedule.State.ACTIVE).update(
+            state=ReminderSchedule.State.DONE,
+            next_due_at=None,
+            note=f"stopped: request {request.state}",
+        )
+        return 0
     slot = sched.next_slot
     if _nominal(request, rm, slot) is None:  # every reminder is out (or config changed)
         ReminderSchedule.objects.filter(pk=sched.pk, next_slot=slot).update(next_due_at=None)
