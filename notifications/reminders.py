@@ -225,9 +225,12 @@ def _fire(sched: ReminderSchedule, rm: RemindersConfig, now: datetime, enqueue) 
         )
         if not moved:
             return 0
-        # Only under roots Mattermost has: a root that never made it gets no reminder.
+        # Under every root but those that failed for good: one still on its way (a burst)
+        # gets its reminder right after it; unsent reminders are dropped on resolution.
         roots = list(
-            Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(mattermost_id="")
+            Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(
+                status=Post.Status.FAILED
+            )
         )
         text = followup_render.reminder(age, latest + 1, rm.max)
         Post.objects.bulk_create(

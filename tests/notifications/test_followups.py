@@ -331,3 +331,19 @@ def test_reminders_turned_on_later_cover_requests_already_pending(bridge):
     bridge.reconcile(rid)
     [root] = bridge.mm.root_posts()
     assert len(reminders_in(bridge, root)) == 1
+
+
+def test_a_reminder_due_before_its_root_is_posted_follows_it(bridge):
+    """Bug found by bench/followup_burst: in a burst a reminder could fall due before the
+    root post was sent, and that channel then never got the reminder."""
+    bridge.configure(extra_toml=REMIND)
+    cfg = runtime.get_config()
+    bridge.mm.fail_next(1, status=503)  # the root post waits for a retry
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    assert not bridge.mm.root_posts()
+    assert scan_reminders(cfg, created(rid) + 30 * M) == 1
+    Post.objects.filter(kind=Post.Kind.ROOT).update(next_attempt_at=None)  # retry now
+    bridge.reconcile(rid)
+    [root] = bridge.mm.root_posts()
+    assert len(reminders_in(bridge, root)) == 1
