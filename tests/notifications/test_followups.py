@@ -347,3 +347,17 @@ def test_a_reminder_due_before_its_root_is_posted_follows_it(bridge):
     bridge.reconcile(rid)
     [root] = bridge.mm.root_posts()
     assert len(reminders_in(bridge, root)) == 1
+
+
+def test_bot_role_without_user_read_means_not_reachable(bridge):
+    bridge.configure(mattermost_extra="notify_requester = true")
+    bridge.teleport.set_user("dave", mattermost_username=["bob"])
+    bridge.teleport.deny("read", "user")
+    rid = bridge.create(user="dave")
+    bridge.reconcile(rid)
+    bridge.teleport.approve(rid)
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    contact = RequesterContact.objects.get(pk=rid)
+    assert contact.error.startswith("requester not reachable: cannot read the Teleport user")
+    assert not Post.objects.filter(kind=Post.Kind.DM).exists()
