@@ -22,6 +22,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from notifications import followup_render
 from notifications.mattermost.errors import PermanentError, TransientError
@@ -33,8 +34,12 @@ from teleportbridge.models import AccessRequest, RequestState
 
 log = logging.getLogger(__name__)
 
-# How long an asked-for escalation may stay undone (Mattermost down) before asking again.
-ESCALATION_RETRY = timedelta(minutes=1)
+# How long an asked-for escalation may stay undone before the scan asks again: a safety
+# net only (the ask is queued in the scan's transaction). Short, it flooded a backlogged
+# queue with copies (bench/followup_burst); a reconcile that could not post it (Mattermost
+# down) re-arms the ask for ESCALATION_RETRY_AFTER_FAILURE instead.
+ESCALATION_RETRY = timedelta(minutes=10)
+ESCALATION_RETRY_AFTER_FAILURE = timedelta(minutes=1)
 
 
 def reminder_key(request_id: str, channel_id: str, slot: int) -> str:
@@ -126,6 +131,12 @@ def _escalate(request: AccessRequest, sched: ReminderSchedule, rm: RemindersConf
             log.warning("Cannot escalate to %s: %s", handle, exc)
         except TransientError as exc:
             log.warning("Cannot escalate yet (will retry): %s", exc)
+            # The scan asks again ESCALATION_RETRY_AFTER_FAILURE from now.
+            ReminderSchedule.objects.filter(pk=sched.pk, escalated_at__isnull=True).update(
+                escalation_asked_at=timezone.now()
+                - ESCALATION_RETRY
+                + ESCALATION_RETRY_AFTER_FAILURE
+            )
             return False
     text = root_text(request)
     with transaction.atomic():

@@ -195,6 +195,9 @@ def test_escalation_is_a_normal_root_post(bridge):
     assert scan_reminders(cfg, created(rid) + 119 * M) == 0
     assert scan_reminders(cfg, created(rid) + 120 * M) == 1
     assert scan_reminders(cfg, created(rid) + 120 * M) == 0
+    # Not yet escalated (the queue is slow): no copy of the ask for 10 minutes. Asking
+    # every minute flooded a backlogged queue (found by bench/followup_burst).
+    assert scan_reminders(cfg, created(rid) + 125 * M) == 0
     bridge.reconcile(rid)
     bridge.reconcile(rid)
     [escalated] = bridge.mm.root_posts(town)
@@ -361,3 +364,26 @@ def test_bot_role_without_user_read_means_not_reachable(bridge):
     contact = RequesterContact.objects.get(pk=rid)
     assert contact.error.startswith("requester not reachable: cannot read the Teleport user")
     assert not Post.objects.filter(kind=Post.Kind.DM).exists()
+
+
+def test_escalation_that_could_not_be_posted_is_asked_again_a_minute_later(bridge):
+    """The worker re-arms the ask with its own clock, so this request is two hours old in
+    real time."""
+    from django.utils import timezone
+
+    bridge.configure(
+        extra_toml='[reminders]\nescalate_to = ["eng/town-square"]\nescalate_after = "2h"'
+    )
+    cfg = runtime.get_config()
+    now = timezone.now()
+    rid = bridge.teleport.create_request(created=now - dt.timedelta(hours=2))
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    assert scan_reminders(cfg, now) == 1
+    bridge.mm.fail_next(1, status=503, path_prefix="/api/v4/teams", method="GET")
+    bridge.reconcile(rid)
+    assert not bridge.mm.root_posts(bridge.channel_id("town-square"))
+    assert scan_reminders(cfg, now + dt.timedelta(seconds=30)) == 0
+    assert scan_reminders(cfg, now + dt.timedelta(seconds=90)) == 1
+    bridge.reconcile(rid)
+    assert len(bridge.mm.root_posts(bridge.channel_id("town-square"))) == 1
