@@ -242,6 +242,14 @@ class Service:
         from django_q.brokers import get_broker
         from django_q.cluster import Cluster
 
+        if settings.Q_CLUSTER.get("sync"):
+            # Q_SYNC: every task runs in place, in the thread that queues it; a cluster
+            # would have nothing to do, and forking it with sync set shared this
+            # process's PostgreSQL socket with the pusher (django-q2 closes connections
+            # before a fork only when not in sync mode).
+            log.info("Q_SYNC is set: tasks run in the watcher process, no workers started")
+            return
+
         # The forked workers must not share our DB sockets.
         connections.close_all()
         # The sentinel and, through it, every worker die the moment we do, even by SIGKILL:
