@@ -410,6 +410,12 @@ class Service:
             if self.opts.workers and not self.stopping.is_set():
                 self.start_workers()
             self._heartbeat()
+            # At once, not a sweep interval later: posts a killed predecessor left in flight
+            # are settled within seconds of the restart (notifications.claims).
+            try:
+                sweep_due_posts()
+            except Exception as exc:
+                log.exception("sweeper failed: %s", exc)
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
             if self.opts.audit_interval > 0:
                 self._loop("audit-poller", self.opts.audit_interval, self._poll_audit)

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.process_identity import identity
 from teleportbridge.models import AccessRequest, Review
 
 
@@ -124,6 +125,9 @@ class Post(models.Model):
         default=0, help_text="Times a failed attempt was rescheduled (for /metrics)"
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The process holding a SENDING claim, "host:pid:start" (notifications.claims): a
+    # restart releases the claims of its dead predecessors instead of waiting the lease.
+    claimed_by = models.CharField(max_length=160, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -184,10 +188,15 @@ class Post(models.Model):
         i.e. another worker claimed it or finished it first.
         """
         now = timezone.now()
+        owner = identity()
         claimed = Post.objects.filter(pk=self.pk, updated_at=self.updated_at).update(
-            status=self.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
+            status=self.Status.SENDING,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+            claimed_by=owner,
         )
         if claimed == 1:
+            self.claimed_by = owner
             self.attempts += 1
             self.updated_at = now
             self.status = self.Status.SENDING

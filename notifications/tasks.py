@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from notifications import attempts, reconcile, runtime
+from notifications.claims import release_dead_claims
 from notifications.mattermost.errors import MattermostError
 from notifications.models import Post, Recipient, sending_lease
 from notifications.recipients import resolve
@@ -58,9 +59,11 @@ def _queue_in_database() -> bool:
 def sweep_due_posts() -> int:
     """Enqueue a reconcile for every request with work due: the outbox's safety net.
 
-    Covers retries whose time has come, SENDING claims left by a dead worker, and
+    Covers retries whose time has come, SENDING claims left by a dead worker (released
+    at once when it ran on this host, notifications.claims; else after the lease), and
     pending requests whose recipients could not be decided yet (Mattermost was down).
     """
+    release_dead_claims()  # they become due (RETRYING, now) for the query below
     now = timezone.now()
     # The grace spares work a queued reconcile is about to do (a burst's fresh posts).
     due = Post.objects.due(now, grace=sending_lease() / 6).exclude(request=None)
