@@ -311,3 +311,30 @@ class NotificationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.status}"
+
+
+class RateLimitState(models.Model):
+    """Mattermost's rate limit for one bot token, shared by every process that posts.
+
+    Mattermost limits per token with GCRA (mattermost-api.md §5): every worker, process and
+    machine posting with the bot's token spends one budget, so pacing is decided here, in
+    the database they share (notifications.pacing). Times are epoch seconds (floats) so
+    one atomic UPDATE can reserve a slot on both databases.
+    """
+
+    # sha256 of the Mattermost URL and token: the token itself is never stored.
+    key = models.CharField(primary_key=True, max_length=64)
+    burst_limit = models.PositiveIntegerField(default=0, help_text="X-RateLimit-Limit")
+    # Bounds on the server's emission interval (1 / PerSec) learnt from the headers;
+    # pacing uses the upper one (never faster than the server allows). 0: not known yet.
+    interval_lo = models.FloatField(default=0.0)
+    interval_hi = models.FloatField(default=0.0)
+    # Our copy of the server's "theoretical arrival time": the next free slot.
+    tat = models.FloatField(default=0.0)
+    # A 429's Retry-After, for everyone: nothing is sent before this.
+    blocked_until = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        rate = f"{1 / self.interval_hi:.1f}/s" if self.interval_hi else "unknown rate"
+        return f"rate limit {self.burst_limit} burst, {rate}"

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from notifications import attempts
 from notifications.mattermost.client import MattermostClient
+from notifications.pacing import SharedPacer, token_key
 from teleportbridge.config import Config, ConfigError, load_config
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
@@ -78,7 +79,11 @@ def mattermost() -> MattermostClient:
     with _lock:
         if _handles.mattermost is None:
             _handles.mattermost = MattermostClient(
-                cfg.mattermost.url, cfg.mattermost.token, on_attempt=attempts.record
+                cfg.mattermost.url,
+                cfg.mattermost.token,
+                on_attempt=attempts.record,
+                # One budget per token, shared through the database by every process.
+                pacer=SharedPacer(token_key(cfg.mattermost.url, cfg.mattermost.token)),
             )
         return _handles.mattermost
 
