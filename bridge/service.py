@@ -413,7 +413,7 @@ class Service:
             # At once, not a sweep interval later: posts a killed predecessor left in flight
             # are settled within seconds of the restart (notifications.claims).
             try:
-                sweep_due_posts()
+                sweep_due_posts(at_start=True)
             except Exception as exc:
                 log.exception("sweeper failed: %s", exc)
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)

@@ -8,6 +8,7 @@ service wiring), the sweeper and the admin's "retry now" call it too.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -56,8 +57,13 @@ def _queue_in_database() -> bool:
     return settings.Q_CLUSTER.get("orm") == "default" and not settings.Q_CLUSTER.get("sync")
 
 
-def sweep_due_posts() -> int:
+def sweep_due_posts(*, at_start: bool = False) -> int:
     """Enqueue a reconcile for every request with work due: the outbox's safety net.
+
+    `at_start` (once, when the leader starts its workers): no grace and no planless
+    delay. Work a killed predecessor had in hand (its queue rows stay locked for
+    Q_RETRY) is then redone within seconds instead of minutes; the cost is a second,
+    idempotent reconcile of what was merely queued.
 
     Covers retries whose time has come, SENDING claims left by a dead worker (released
     at once when it ran on this host, notifications.claims; else after the lease), and
@@ -66,7 +72,8 @@ def sweep_due_posts() -> int:
     release_dead_claims()  # they become due (RETRYING, now) for the query below
     now = timezone.now()
     # The grace spares work a queued reconcile is about to do (a burst's fresh posts).
-    due = Post.objects.due(now, grace=sending_lease() / 6).exclude(request=None)
+    grace = timedelta(0) if at_start else sending_lease() / 6
+    due = Post.objects.due(now, grace=grace).exclude(request=None)
     ids = set(due.values_list("request_id", flat=True).distinct())
     # Only requests planless for a while: a fresh one is still in the queue, and
     # re-enqueueing it would copy a whole backlog every sweep (found by bench/notify_burst).
@@ -74,7 +81,7 @@ def sweep_due_posts() -> int:
         AccessRequest.objects.filter(
             state=RequestState.PENDING,
             plan__isnull=True,
-            first_seen_at__lte=now - sending_lease(),
+            first_seen_at__lte=now - (timedelta(0) if at_start else sending_lease()),
         ).values_list("pk", flat=True)
     )
     for request_id in ids:
