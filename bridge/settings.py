@@ -326,6 +326,11 @@ Q_CLUSTER = {
     "poll": _seconds("Q_POLL", default=1.0),
     # Tasks the pusher claims per query when several are waiting (a burst).
     "bulk": _int("Q_BULK", default=4, minimum=1),
+    # The sentinel's guard loop saves its status and checks timeouts each cycle (0.5 s by
+    # default: most of the idle tree's CPU after the pusher stopped polling); Q_TIMEOUT
+    # is enforced to within this. No django-q2 schedules are used: no scheduler queries.
+    "guard_cycle": 2.0,
+    "scheduler": False,
     # A re-forked worker pays imports, TLS and lookups again (~60 ms on its first task);
     # the code has no known leak to recycle away.
     "recycle": _int("Q_RECYCLE", default=100000, minimum=1),
