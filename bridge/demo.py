@@ -267,7 +267,7 @@ class Demo:
                 return
             self.stop.wait(0.2)
 
-    def wait_resolved(self, timeout: float = 60) -> bool:
+    def wait_resolved(self, timeout: float = 120) -> bool:
         """True once the approval, denial and expiry edits are visible in Mattermost, and
         the follow-ups: a reminder, an escalation, a requester DM and a security alert."""
         deadline = time.monotonic() + timeout
