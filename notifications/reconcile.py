@@ -21,7 +21,7 @@ from common.request_log import request_context
 from notifications import delivery, plugindata_codec, plugindata_sync, runtime
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
-from notifications.recipients import resolve_all, wanted_recipients
+from notifications.recipients import resolve_all, route_request
 from notifications.render import RootPostData, render_review_reply, render_root_post, request_link
 from teleportbridge.models import AccessRequest, RequestState, Review, WatcherState
 
@@ -84,13 +84,17 @@ def _ensure_reply(review: Review, root: Post, **extra) -> None:
     )
 
 
-def _skip(request: AccessRequest, reason: str, recipients: list | None = None) -> NotificationPlan:
+def _skip(
+    request: AccessRequest, reason: str, recipients: list | None = None, rules: list | None = None
+) -> NotificationPlan:
     log.warning("No channel to post: %s", reason)
-    return _create_plan(request, NotificationPlan.Status.SKIPPED, reason, recipients or [])
+    return _create_plan(
+        request, NotificationPlan.Status.SKIPPED, reason, recipients or [], rules=rules
+    )
 
 
 def _create_plan(
-    request, status, reason, recipients, *, adopted=False, logins=None, then=None
+    request, status, reason, recipients, *, adopted=False, logins=None, then=None, rules=None
 ) -> NotificationPlan:
     """Record the decision and, in the same transaction, the rows it implies (`then()`).
 
@@ -106,6 +110,7 @@ def _create_plan(
                 recipients=recipients,
                 adopted_from_plugin_data=adopted,
                 logins_by_role=logins or {},
+                rules=rules or [],
             )
             if then is not None:
                 then()
@@ -168,17 +173,30 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         return _adopt(request, pd)
     if request.state != RequestState.PENDING:
         return _skip(request, f"first seen already {request.state}; nothing to announce")
-    wanted = wanted_recipients(request, runtime.get_config())
+    cfg = runtime.get_config()
+    wanted, results = route_request(request, cfg)
+    rules = [{"name": r.name, "matched": r.matched, "error": r.error} for r in results]
     if not wanted:
-        return _skip(request, "no recipients configured and no suggested reviewers")
+        return _skip(request, "no recipients configured and no suggested reviewers", rules=rules)
     resolved = resolve_all(wanted)
+    from_rules = [r for r in resolved if r.source.startswith("rule:")]
+    if from_rules and not any(r.channel_id for r in from_rules):
+        # As upstream: rule recipients replace the TOML routing only when at least one of
+        # them resolves to a channel; otherwise the configured recipients apply.
+        log.warning(
+            "No recipient of the matching access monitoring rules resolved to a channel; "
+            "the configured recipients apply"
+        )
+        fallback, _ = route_request(request, cfg, use_rules=False)
+        tried = {r.handle for r in resolved}
+        resolved += resolve_all([w for w in fallback if w.handle not in tried])
     records = [r.as_json() for r in resolved]
     channels: dict[str, str] = {}
     for r in resolved:
         if r.channel_id and r.channel_id not in channels:
             channels[r.channel_id] = r.handle
     if not channels:
-        return _skip(request, "none of the recipients could be resolved", records)
+        return _skip(request, "none of the recipients could be resolved", records, rules)
     logins = plugindata_sync.logins_by_role(request)  # network: before the transaction
     text = root_text(request)
 
@@ -207,6 +225,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         records,
         logins=logins,
         then=create_roots,
+        rules=rules,
     )
 
 

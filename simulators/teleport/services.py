@@ -26,6 +26,7 @@ from teleportbridge.teleport.proto import (
     authservice_pb2_grpc,
     types_pb2,
 )
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -230,6 +231,15 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         except SimulatorError as err:
             abort(context, err)
 
+    # -- users ------------------------------------------------------------------------------
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+            return self.sim.users.user(request.Name)
+        except SimulatorError as err:
+            abort(context, err)
+
     # -- audit ------------------------------------------------------------------------------
 
     def GetEvents(self, request, context):
@@ -303,3 +313,17 @@ def _peer_user(context: grpc.ServicerContext) -> str:
     """The Teleport user of the caller: the client certificate's CN."""
     names = context.auth_context().get("x509_common_name") or [b""]
     return bytes(names[0]).decode()
+
+
+class UserLoginStateServicer(uls_grpc.UserLoginStateServiceServicer):
+    """``teleport.userloginstate.v1.UserLoginStateService`` (GetUserLoginState only)."""
+
+    def __init__(self, sim: TeleportSimulator) -> None:
+        self.sim = sim
+
+    def GetUserLoginState(self, request, context):
+        try:
+            self.sim.rbac.check("user_login_state", ("read",))
+            return self.sim.users.login_state(request.name)
+        except SimulatorError as err:
+            abort(context, err)

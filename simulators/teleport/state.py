@@ -21,6 +21,7 @@ from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
+from simulators.teleport.users import UserStore
 from simulators.teleport.watch import WatchHub
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2 as amr_pb2,
@@ -68,6 +69,7 @@ class ClusterState:
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
         self.roles = RoleStore()
+        self.users = UserStore()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -369,6 +371,19 @@ class ClusterState:
     def set_role(self, name: str, logins: Sequence[str] = ()) -> None:
         """Create or replace a role with these allowed logins (what GetRole returns)."""
         self.roles.put(name, logins)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def set_user(
+        self,
+        name: str,
+        traits: Mapping[str, Sequence[str]] | None = None,
+        *,
+        login_state_traits: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Create or replace a user (GetUser) and optionally its login state
+        (GetUserLoginState, which the plugin prefers) with these traits."""
+        self.users.put(name, traits or {}, login_state_traits=login_state_traits)
 
     # -- access monitoring rules ------------------------------------------------------------
 

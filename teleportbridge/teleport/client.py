@@ -15,6 +15,7 @@ import grpc
 
 from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.errors import (
+    NotFound,
     PermissionDenied,
     TeleportError,
     Unimplemented,
@@ -35,6 +36,8 @@ from teleportbridge.teleport.proto import (
     authservice_pb2_grpc as pb_grpc,
 )
 from teleportbridge.teleport.proto import events_pb2, types_pb2
+from teleportbridge.teleport.proto import userloginstate_pb2 as uls_pb2
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
 from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class TeleportClient:
         self.timeout = timeout
         self._auth = pb_grpc.AuthServiceStub(connection.channel)
         self._amr = amr_grpc.AccessMonitoringRulesServiceStub(connection.channel)
+        self._uls = uls_grpc.UserLoginStateServiceStub(connection.channel)
 
     def close(self) -> None:
         self.connection.close()
@@ -232,6 +236,27 @@ class TeleportClient:
         """The role's allowed logins (what approving it would grant); needs role [read]."""
         found = self._call("GetRole", self._auth.GetRole, pb.GetRoleRequest(Name=role))
         return list(found.Spec.Allow.Logins)
+
+    # -- users ------------------------------------------------------------------------------
+    def get_user_traits(self, user: str) -> dict[str, list[str]]:
+        """The user's traits as access monitoring rules see them (`user.traits`).
+
+        Upstream (services.GetUserOrLoginState) reads the user's login state, which carries
+        the traits computed at login, and falls back to the user resource when there is
+        none (NotFound) or the server predates login states (Unimplemented). Needs
+        `user_login_state: [read]` and `user: [read]`; PermissionDenied says which.
+        """
+        try:
+            state = self._call(
+                "GetUserLoginState",
+                self._uls.GetUserLoginState,
+                uls_pb2.GetUserLoginStateRequest(name=user),
+            )
+            return {t.key: list(t.values) for t in state.spec.traits}
+        except (NotFound, Unimplemented):
+            pass
+        found = self._call("GetUser", self._auth.GetUser, pb.GetUserRequest(Name=user))
+        return {k: list(v.Values) for k, v in found.Spec.Traits.Values.items()}
 
     # -- plugin data ------------------------------------------------------------------------
     def get_plugin_data(self, request_id: str, plugin: str) -> dict[str, str] | None:

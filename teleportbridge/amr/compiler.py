@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from notifications.amr import syntax
-from notifications.amr.functions import (
+from teleportbridge.amr import syntax
+from teleportbridge.amr.functions import (
     FUNCTIONS,
     HINTS,
     METHODS,
@@ -23,7 +23,7 @@ from notifications.amr.functions import (
     go_regexp,
     parse_clock,
 )
-from notifications.amr.values import (
+from teleportbridge.amr.values import (
     ANY,
     BOOL,
     DICT,

@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from notifications.amr.values import (
+from teleportbridge.amr.values import (
     ANY,
     BOOL,
     DICT,
@@ -339,7 +339,7 @@ FUNCTIONS: dict[str, Signature] = {
     ),
     "contains_any": Signature((SET, SET), None, _fixed(BOOL), lambda a, b: bool(a & b)),
     "contains_all": Signature((SET, SET), None, _fixed(BOOL), _contains_all),
-    "is_empty": Signature((COLLECTION,), None, _fixed(BOOL), _is_empty),
+    "is_empty": Signature((SET,), None, _fixed(BOOL), _is_empty),
     "day": Signature((TIME,), None, _fixed(STRING), _day),
     "clock_between": Signature(
         (TIME, STRING, STRING), None, _fixed(BOOL), _clock_between, needs_facts=True
