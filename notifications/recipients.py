@@ -53,27 +53,29 @@ class Resolved:
         return dataclasses.asdict(self)
 
 
-def rule_results(request: AccessRequest) -> list[RuleResult]:
-    """Evaluate the plugin's access monitoring rules for this request (recording their
-    health). Traits are only fetched when some rule reads `user.traits`."""
+def rule_results(request: AccessRequest, *, record: bool = True) -> list[RuleResult]:
+    """Evaluate the plugin's access monitoring rules for this request, recording their
+    health unless `record` is False (amr-test). Traits are only fetched when some rule
+    reads `user.traits`."""
     rules = applicable_rules()
     if not rules:
         return []
     traits = None
     if any("user.traits" in r.condition for r in rules):
         traits = user_traits(request.user)
-    return amr_rules.route(facts_for(request, traits=traits))
+    facts = facts_for(request, traits=traits)
+    return amr_rules.route(facts) if record else amr_rules.evaluate(rules, facts)
 
 
 def route_request(
-    request: AccessRequest, cfg: Config, *, use_rules: bool = True
+    request: AccessRequest, cfg: Config, *, use_rules: bool = True, record: bool = True
 ) -> tuple[list[Wanted], list[RuleResult]]:
     """Raw recipient handles, de-duplicated, with where each came from, and the rules' verdicts.
 
     With `use_rules=False` the TOML routing and suggested reviewers apply whatever the rules
     say (the caller's fallback when no rule recipient resolves to a channel).
     """
-    results = rule_results(request) if use_rules else []
+    results = rule_results(request, record=record) if use_rules else []
     wanted = [Wanted(h, f"rule:{r.name}") for r in results if r.matched for h in r.recipients]
     if not wanted:
         wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]

@@ -195,3 +195,34 @@ def test_broken_rule_on_the_health_page_admin_and_metrics(bridge, client, admin_
     text = render(make_registry()).decode()
     assert "teleport_mattermost_access_monitoring_rules 2.0" in text
     assert "teleport_mattermost_access_monitoring_rules_broken 1.0" in text
+
+
+def test_amr_test_command_prints_rules_and_destinations_and_posts_nothing(bridge):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    put_rule(bridge, "editors", 'access_request.spec.roles.contains("editor")', ["eng/oncall"])
+    put_rule(bridge, "typo", "set(", ["eng/x"])
+    put_rule(bridge, "dbas", 'access_request.spec.roles.contains("dba")', ["eng/dba"])
+    rid = bridge.create(user="alice", roles=["editor"])
+    out = StringIO()
+    call_command("amr-test", "--request", rid, stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"Request {rid} by alice, roles: editor",
+        "Rule dbas: no match",
+        "Rule editors: matches -> eng/oncall",
+        "Rule typo: ERROR (skipped): unexpected end of condition",
+        "Would post to:",
+        "  eng/oncall [rule:editors]",
+    ]
+    resolved = StringIO()
+    call_command("amr-test", "--request", rid, "--resolve", stdout=resolved)
+    assert "eng/oncall [rule:editors] unresolved:" in resolved.getvalue()
+    assert "the configured recipients would apply" in resolved.getvalue()
+    assert bridge.mm.posts() == []
+    assert not NotificationPlan.objects.exists()
+    assert AccessMonitoringRule.objects.get(name="editors").last_matched_at is None
+    with pytest.raises(CommandError, match="no stored access request with ID nope"):
+        call_command("amr-test", "--request", "nope")
