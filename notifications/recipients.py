@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -53,7 +54,12 @@ class Resolved:
         return dataclasses.asdict(self)
 
 
-def rule_results(request: AccessRequest, *, record: bool = True) -> list[RuleResult]:
+def rule_results(
+    request: AccessRequest,
+    *,
+    record: bool = True,
+    resource_labels: tuple[Mapping[str, str], ...] = (),
+) -> list[RuleResult]:
     """Evaluate the plugin's access monitoring rules for this request, recording their
     health unless `record` is False (amr-test). Traits are only fetched when some rule
     reads `user.traits`."""
@@ -63,19 +69,26 @@ def rule_results(request: AccessRequest, *, record: bool = True) -> list[RuleRes
     traits = None
     if any("user.traits" in r.condition for r in rules):
         traits = user_traits(request.user)
-    facts = facts_for(request, traits=traits)
+    facts = facts_for(request, traits=traits, resource_labels=resource_labels)
     return amr_rules.route(facts) if record else amr_rules.evaluate(rules, facts)
 
 
 def route_request(
-    request: AccessRequest, cfg: Config, *, use_rules: bool = True, record: bool = True
+    request: AccessRequest,
+    cfg: Config,
+    *,
+    use_rules: bool = True,
+    record: bool = True,
+    resource_labels: tuple[Mapping[str, str], ...] = (),
 ) -> tuple[list[Wanted], list[RuleResult]]:
     """Raw recipient handles, de-duplicated, with where each came from, and the rules' verdicts.
 
     With `use_rules=False` the TOML routing and suggested reviewers apply whatever the rules
     say (the caller's fallback when no rule recipient resolves to a channel).
     """
-    results = rule_results(request, record=record) if use_rules else []
+    results = (
+        rule_results(request, record=record, resource_labels=resource_labels) if use_rules else []
+    )
     wanted = [Wanted(h, f"rule:{r.name}") for r in results if r.matched for h in r.recipients]
     if not wanted:
         wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]

@@ -18,7 +18,13 @@ import logging
 from django.db import IntegrityError, transaction
 
 from common.request_log import request_context
-from notifications import delivery, plugindata_codec, plugindata_sync, runtime
+from notifications import (
+    delivery,
+    plugindata_codec,
+    plugindata_sync,
+    requested_resources,
+    runtime,
+)
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, route_request
@@ -45,9 +51,19 @@ def reply_key(request_id: str, channel_id: str, review: Review) -> str:
     return f"{request_id}:{channel_id}:review:{digest}"[:128]
 
 
-def root_text(request: AccessRequest, status: str | None = None) -> str:
+def root_text(
+    request: AccessRequest, status: str | None = None, resources: list[str] | None = None
+) -> str:
     state = status or request.state
     addr = WatcherState.get().proxy_public_addr
+    shown: list[str] = []
+    if runtime.get_config().mattermost.show_resources:
+        if resources is None:
+            stored = NotificationPlan.objects.filter(pk=request.pk).values_list(
+                "resources", flat=True
+            )
+            resources = list(stored.first() or [])
+        shown = resources
     return render_root_post(
         RootPostData(
             request_id=request.pk,
@@ -57,6 +73,7 @@ def root_text(request: AccessRequest, status: str | None = None) -> str:
             status="PENDING" if state in (RequestState.PENDING, RequestState.NONE) else state,
             resolve_reason=request.resolve_reason,
             link=request_link(addr, request.pk) if addr else None,
+            resources=shown,
         )
     )
 
@@ -85,16 +102,34 @@ def _ensure_reply(review: Review, root: Post, **extra) -> None:
 
 
 def _skip(
-    request: AccessRequest, reason: str, recipients: list | None = None, rules: list | None = None
+    request: AccessRequest,
+    reason: str,
+    recipients: list | None = None,
+    rules: list | None = None,
+    resources: list | None = None,
 ) -> NotificationPlan:
     log.warning("No channel to post: %s", reason)
     return _create_plan(
-        request, NotificationPlan.Status.SKIPPED, reason, recipients or [], rules=rules
+        request,
+        NotificationPlan.Status.SKIPPED,
+        reason,
+        recipients or [],
+        rules=rules,
+        resources=resources,
     )
 
 
 def _create_plan(
-    request, status, reason, recipients, *, adopted=False, logins=None, then=None, rules=None
+    request,
+    status,
+    reason,
+    recipients,
+    *,
+    adopted=False,
+    logins=None,
+    then=None,
+    rules=None,
+    resources=None,
 ) -> NotificationPlan:
     """Record the decision and, in the same transaction, the rows it implies (`then()`).
 
@@ -111,6 +146,7 @@ def _create_plan(
                 adopted_from_plugin_data=adopted,
                 logins_by_role=logins or {},
                 rules=rules or [],
+                resources=resources or [],
             )
             if then is not None:
                 then()
@@ -174,10 +210,16 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
     if request.state != RequestState.PENDING:
         return _skip(request, f"first seen already {request.state}; nothing to announce")
     cfg = runtime.get_config()
-    wanted, results = route_request(request, cfg)
+    found = requested_resources.resolve(request)  # network: before the transaction
+    wanted, results = route_request(request, cfg, resource_labels=found.labels)
     rules = [{"name": r.name, "matched": r.matched, "error": r.error} for r in results]
     if not wanted:
-        return _skip(request, "no recipients configured and no suggested reviewers", rules=rules)
+        return _skip(
+            request,
+            "no recipients configured and no suggested reviewers",
+            rules=rules,
+            resources=found.names,
+        )
     resolved = resolve_all(wanted)
     from_rules = [r for r in resolved if r.source.startswith("rule:")]
     if from_rules and not any(r.channel_id for r in from_rules):
@@ -187,7 +229,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
             "No recipient of the matching access monitoring rules resolved to a channel; "
             "the configured recipients apply"
         )
-        fallback, _ = route_request(request, cfg, use_rules=False)
+        fallback, _ = route_request(request, cfg, use_rules=False, record=False)
         tried = {r.handle for r in resolved}
         resolved += resolve_all([w for w in fallback if w.handle not in tried])
     records = [r.as_json() for r in resolved]
@@ -196,9 +238,11 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         if r.channel_id and r.channel_id not in channels:
             channels[r.channel_id] = r.handle
     if not channels:
-        return _skip(request, "none of the recipients could be resolved", records, rules)
+        return _skip(
+            request, "none of the recipients could be resolved", records, rules, found.names
+        )
     logins = plugindata_sync.logins_by_role(request)  # network: before the transaction
-    text = root_text(request)
+    text = root_text(request, resources=found.names)
 
     def create_roots() -> None:
         # One INSERT for all roots. ignore_conflicts: rows already there (unique key per
@@ -226,6 +270,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         logins=logins,
         then=create_roots,
         rules=rules,
+        resources=found.names,
     )
 
 

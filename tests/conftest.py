@@ -68,6 +68,7 @@ def write_config(
     recipients: list[str] | None = None,
     role_to_recipients: dict[str, list[str]] | None = None,
     log_output: str = "stderr",
+    show_resources: bool | None = None,
 ) -> Path:
     lines = [
         "[teleport]",
@@ -80,6 +81,8 @@ def write_config(
     ]
     if recipients is not None:
         lines.append("recipients = [" + ", ".join(f'"{r}"' for r in recipients) + "]")
+    if show_resources is not None:
+        lines.append(f"show_resources = {'true' if show_resources else 'false'}")
     if role_to_recipients:
         lines += ["", "[role_to_recipients]"]
         lines += [

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from simulators.teleport.errors import BadParameter, SimulatorError
+from simulators.teleport.errors import AccessDenied, BadParameter, SimulatorError
 from simulators.teleport.rules import KIND_RULE, filter_rules
 from simulators.teleport.state import KIND_REQUEST, WATCHABLE_KINDS
 from simulators.teleport.watch import Signal
@@ -239,6 +239,21 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
             return self.sim.users.user(request.Name)
         except SimulatorError as err:
             abort(context, err)
+
+    def ListResources(self, request, context):
+        try:
+            # Teleport reports every verb it refused, joined (the seed's troubleshooting text).
+            denied = [
+                f'access denied to perform action "{verb}" on "{request.ResourceType}"'
+                for verb in ("list", "read")
+                if not self.sim.rbac.is_allowed(verb, request.ResourceType)
+            ]
+            if denied:
+                raise AccessDenied(", ".join(denied))
+            items = self.sim.resources.list(request.ResourceType, request.PredicateExpression)
+        except SimulatorError as err:
+            abort(context, err)
+        return authservice_pb2.ListResourcesResponse(Resources=items)
 
     # -- audit ------------------------------------------------------------------------------
 

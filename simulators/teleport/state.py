@@ -19,6 +19,7 @@ from simulators.teleport.audit import AuditLog, ts
 from simulators.teleport.errors import BadParameter, NotFound
 from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
+from simulators.teleport.resources import ResourceStore
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
 from simulators.teleport.users import UserStore
@@ -70,6 +71,7 @@ class ClusterState:
         self.rbac = Rbac()
         self.roles = RoleStore()
         self.users = UserStore()
+        self.resources = ResourceStore()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -384,6 +386,18 @@ class ClusterState:
         """Create or replace a user (GetUser) and optionally its login state
         (GetUserLoginState, which the plugin prefers) with these traits."""
         self.users.put(name, traits or {}, login_state_traits=login_state_traits)
+
+    def put_resource(
+        self,
+        kind: str,
+        name: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        hostname: str = "",
+        description: str = "",
+    ) -> None:
+        """A node or user group that requests can name (ListResources serves it)."""
+        self.resources.put(kind, name, labels=labels, hostname=hostname, description=description)
 
     # -- access monitoring rules ------------------------------------------------------------
 

@@ -6,6 +6,8 @@ decide what a failure means for them.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,25 @@ from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
 from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
+
+#: Label Teleport sets on resources imported from Okta; their friendly name is the
+#: description (upstream types.FriendlyName).
+ORIGIN_LABEL = "teleport.dev/origin"
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceInfo:
+    kind: str
+    name: str
+    friendly_name: str  # "" when Teleport has none for this resource
+    labels: dict[str, str]
+
+
+def _resource_info(kind: str, metadata: types_pb2.Metadata, hostname: str) -> ResourceInfo:
+    labels = dict(metadata.Labels)
+    friendly = metadata.Description if labels.get(ORIGIN_LABEL) == "okta" else hostname
+    return ResourceInfo(kind, metadata.Name, friendly, labels)
+
 
 PLUGIN_DATA_KIND = "access_request"
 WATCH_KINDS = ("access_request", "access_monitoring_rule")
@@ -257,6 +278,37 @@ class TeleportClient:
             pass
         found = self._call("GetUser", self._auth.GetUser, pb.GetUserRequest(Name=user))
         return {k: list(v.Values) for k, v in found.Spec.Traits.Values.items()}
+
+    # -- resources --------------------------------------------------------------------------
+    def list_resources_by_name(self, kind: str, names: Sequence[str]) -> list[ResourceInfo]:
+        """The named resources of one kind (`node` or `user_group`), as the Go plugins look
+        them up for friendly names: ListResources with a name predicate and the caller's
+        search-as and preview-as roles. Needs `<kind>: [list, read]`."""
+        request = pb.ListResourcesRequest(
+            ResourceType=kind,
+            PredicateExpression=" || ".join(
+                f"resource.metadata.name == {json.dumps(n)}" for n in names
+            ),
+            Limit=len(names),
+            UseSearchAsRoles=True,
+            UsePreviewAsRoles=True,
+        )
+        found: list[ResourceInfo] = []
+        while True:
+            resp = self._call("ListResources", self._auth.ListResources, request)
+            for item in resp.Resources:
+                which = item.WhichOneof("resource")
+                if which == "Node":
+                    node = item.Node
+                    found.append(
+                        _resource_info(node.Kind or "node", node.Metadata, node.Spec.Hostname)
+                    )
+                elif which == "UserGroup":
+                    group = item.UserGroup
+                    found.append(_resource_info(group.Kind or "user_group", group.Metadata, ""))
+            if not resp.NextKey or len(found) >= len(names):
+                return found
+            request.StartKey = resp.NextKey
 
     # -- plugin data ------------------------------------------------------------------------
     def get_plugin_data(self, request_id: str, plugin: str) -> dict[str, str] | None:

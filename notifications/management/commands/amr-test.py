@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from notifications import runtime
+from notifications import requested_resources, runtime
 from notifications.mattermost.errors import MattermostError
 from notifications.recipients import resolve_all, route_request
 from teleportbridge.config import ConfigError
@@ -39,12 +39,15 @@ class Command(BaseCommand):
             cfg = runtime.get_config()
         except ConfigError as exc:
             raise CommandError(f"cannot read the plugin configuration: {exc}") from None
-        wanted, results = route_request(request, cfg, record=False)
+        found = requested_resources.resolve(request)
+        wanted, results = route_request(request, cfg, record=False, resource_labels=found.labels)
         out = self.stdout
         out.write(
             f"Request {shown(request.pk)} by {shown(request.user)}, "
             f"roles: {', '.join(shown(r) for r in request.roles) or '(none)'}"
         )
+        if found.names:
+            out.write("Resources: " + ", ".join(shown(n) for n in found.names))
         if not results:
             out.write("No access monitoring rules for mattermost.")
         for r in results:
