@@ -194,6 +194,8 @@ def _adopt(request: AccessRequest, pd: plugindata_codec.PluginData) -> Notificat
         adopted=True,
         logins=pd.logins_by_role,
         then=record_posts,
+        # The Go plugin's friendly names stand (our later plugin-data writes keep them).
+        resources=list(pd.resources),
     )
     log.info("Adopted %d post(s) from plugin data", len(pd.messages))
     return plan
