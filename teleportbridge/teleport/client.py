@@ -44,9 +44,14 @@ from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
 
-#: Label Teleport sets on resources imported from Okta; their friendly name is the
-#: description (upstream types.FriendlyName).
+#: Label Teleport sets on resources imported from Okta, and the labels holding their
+#: human-readable names, tried in this order before the description (types.FriendlyName).
 ORIGIN_LABEL = "teleport.dev/origin"
+OKTA_NAME_LABELS = (
+    "teleport.internal/okta-app-name",
+    "teleport.internal/okta-group-name",
+    "teleport.internal/okta-role-name",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +63,13 @@ class ResourceInfo:
 
 
 def _resource_info(kind: str, metadata: types_pb2.Metadata, hostname: str) -> ResourceInfo:
+    """Upstream's FriendlyName: an Okta resource's name label (else its description), else
+    a node's hostname, else none."""
     labels = dict(metadata.Labels)
-    friendly = metadata.Description if labels.get(ORIGIN_LABEL) == "okta" else hostname
+    friendly = hostname
+    if labels.get(ORIGIN_LABEL) == "okta":
+        named = [labels[k] for k in OKTA_NAME_LABELS if k in labels]
+        friendly = named[0] if named else metadata.Description
     return ResourceInfo(kind, metadata.Name, friendly, labels)
 
 

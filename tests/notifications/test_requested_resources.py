@@ -32,6 +32,12 @@ def cluster(bridge):
         description="Payments admins",
         labels={"teleport.dev/origin": "okta", "env": "prod"},
     )
+    sim.put_resource(
+        "user_group",
+        "okta-named",
+        description="ignored",
+        labels={"teleport.dev/origin": "okta", "teleport.internal/okta-group-name": "Oncall"},
+    )
     return sim.cluster_name
 
 
@@ -48,13 +54,21 @@ def test_friendly_names_labels_and_plugin_data(bridge, cluster):
         'access_request.spec.resource_labels_intersection["team"].isempty()',
         ["eng/town-square"],
     )
-    resources = ["node/uuid-1", "node/uuid-2", "user_group/okta-grp", "db/orders", "node/gone"]
+    resources = [
+        "node/uuid-1",
+        "node/uuid-2",
+        "user_group/okta-grp",
+        "user_group/okta-named",
+        "db/orders",
+        "node/gone",
+    ]
     rid = bridge.create(resources=resources)
     bridge.reconcile(rid)
     names = [
         "node/web-1",
         "node/web-2",
         "user_group/Payments admins",
+        "user_group/Oncall",
         f"/{cluster}/db/orders",
         f"/{cluster}/node/gone",
     ]
