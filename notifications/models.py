@@ -322,6 +322,12 @@ class NotificationPlan(models.Model):
     # {role: [logins]} from GetRole when planned: what approving would grant. Kept for the
     # plugin data's logins_by_role and the timeline; {} when role read is not granted.
     logins_by_role = models.JSONField(default=dict, blank=True)
+    # [{"name": ..., "matched": bool, "error": ...}]: every access monitoring rule evaluated
+    # for this request, so the timeline can say "routed by rule `editors`" (issue 13).
+    rules = models.JSONField(default=list, blank=True)
+    # Requested resources by friendly name (`kind/hostname`, else `/cluster/kind/name`), as the
+    # Go plugin writes them to plugin data `resources`; [] when the request names none.
+    resources = models.JSONField(default=list, blank=True)
     plugin_data_written = models.TextField(blank=True, help_text="Last plugin data we wrote")
     planned_at = models.DateTimeField(auto_now_add=True)
 

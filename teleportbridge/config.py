@@ -80,6 +80,9 @@ class MattermostConfig:
     # repr=False: the token must never show up in logs, tracebacks or the admin.
     token: str = dataclasses.field(repr=False)
     recipients: tuple[str, ...] = ()
+    # Our addition (off by default: the Go plugin's text stays byte-exact): a
+    # `**Resources**:` line in the root post naming the requested resources.
+    show_resources: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +332,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             warnings.append("[role_to_recipients] is ignored because mattermost.recipients is set")
         role_map = {"*": tuple(recipients)}
 
+    show_resources = mm.get("show_resources", False)
+    if not isinstance(show_resources, bool):
+        raise ConfigError(
+            f"mattermost.show_resources must be a boolean, got {_go_type_name(show_resources)}"
+        )
+
     lg = data.get("log", {})
     severity_raw = _str(lg, "severity", "log", "info")
     severity = _SEVERITIES.get(severity_raw.lower())
@@ -346,7 +355,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     return Config(
         features=features,
         teleport=teleport,
-        mattermost=MattermostConfig(url=url, token=token, recipients=tuple(recipients)),
+        mattermost=MattermostConfig(
+            url=url, token=token, recipients=tuple(recipients), show_resources=show_resources
+        ),
         role_to_recipients=role_map,
         log=LogConfig(output=_str(lg, "output", "log", "stderr"), severity=severity, format=fmt),
         warnings=tuple(warnings),

@@ -70,6 +70,7 @@ def write_config(
     log_output: str = "stderr",
     mattermost_extra: str = "",
     extra_toml: str = "",
+    show_resources: bool | None = None,
 ) -> Path:
     lines = [
         "[teleport]",
@@ -84,6 +85,8 @@ def write_config(
         lines.append(mattermost_extra)
     if recipients is not None:
         lines.append("recipients = [" + ", ".join(f'"{r}"' for r in recipients) + "]")
+    if show_resources is not None:
+        lines.append(f"show_resources = {'true' if show_resources else 'false'}")
     if role_to_recipients:
         lines += ["", "[role_to_recipients]"]
         lines += [

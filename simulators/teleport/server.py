@@ -31,6 +31,7 @@ from simulators.teleport.certs import API_DOMAIN, ClientCreds, ClusterPKI, make_
 from simulators.teleport.services import (
     AccessMonitoringRulesServicer,
     AuthServicer,
+    UserLoginStateServicer,
     UsersServicer,
 )
 from simulators.teleport.state import ClusterState
@@ -38,6 +39,7 @@ from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2_grpc as amr_grpc,
 )
 from teleportbridge.teleport.proto import authservice_pb2, authservice_pb2_grpc
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
 from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 
 #: Enough workers for a dozen concurrent watch streams (each holds a thread) plus unary calls.
@@ -183,6 +185,7 @@ class TeleportSimulator(SimulatorServer, ClusterState):
             AccessMonitoringRulesServicer(self), server
         )
         users_grpc.add_UsersServiceServicer_to_server(UsersServicer(self), server)
+        uls_grpc.add_UserLoginStateServiceServicer_to_server(UserLoginStateServicer(self), server)
         bound = server.add_secure_port(f"{self.host}:{port}", self.pki.server_credentials())
         if bound == 0:
             raise RuntimeError(f"could not bind {self.host}:{port}")

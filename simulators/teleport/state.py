@@ -19,6 +19,7 @@ from simulators.teleport.audit import AuditLog, ts
 from simulators.teleport.errors import BadParameter, NotFound
 from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
+from simulators.teleport.resources import ResourceStore
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
 from simulators.teleport.users import UserStore
@@ -70,6 +71,7 @@ class ClusterState:
         self.rbac = Rbac()
         self.roles = RoleStore()
         self.users = UserStore()
+        self.resources = ResourceStore()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -372,9 +374,33 @@ class ClusterState:
         """Create or replace a role with these allowed logins (what GetRole returns)."""
         self.roles.put(name, logins)
 
-    def set_user(self, name: str, **traits: Sequence[str]) -> None:
-        """Create or replace a user with these traits (what GetUser returns)."""
-        self.users.put(name, traits)
+    # -- users ------------------------------------------------------------------------------
+
+    def set_user(
+        self,
+        name: str,
+        traits: Mapping[str, Sequence[str]] | None = None,
+        *,
+        login_state_traits: Mapping[str, Sequence[str]] | None = None,
+        **more_traits: Sequence[str],
+    ) -> None:
+        """Create or replace a user (GetUser, both the legacy and the users.v1 RPC) and
+        optionally its login state (GetUserLoginState, which rules prefer) with these
+        traits; `set_user("dave", chat=["bob"])` is `set_user("dave", {"chat": ["bob"]})`."""
+        merged = {**(traits or {}), **more_traits}
+        self.users.put(name, merged, login_state_traits=login_state_traits)
+
+    def put_resource(
+        self,
+        kind: str,
+        name: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        hostname: str = "",
+        description: str = "",
+    ) -> None:
+        """A node or user group that requests can name (ListResources serves it)."""
+        self.resources.put(kind, name, labels=labels, hostname=hostname, description=description)
 
     # -- access monitoring rules ------------------------------------------------------------
 
