@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from simulators.teleport.errors import BadParameter, SimulatorError
+from simulators.teleport.errors import BadParameter, NotFound, SimulatorError
+from simulators.teleport.reviewing import user_message
 from simulators.teleport.rules import KIND_RULE, filter_rules
 from simulators.teleport.state import KIND_REQUEST, WATCHABLE_KINDS
 from simulators.teleport.watch import Signal
@@ -174,14 +175,46 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
 
     def SubmitAccessReview(self, request, context):
         review = request.Review
-        author = review.Author or _peer_user(context)
-        state = review.ProposedState or types_pb2.APPROVED
+        caller = _peer_user(context)
+        author = review.Author or caller
+        on_behalf = review.submitted_on_behalf_of_author
+        policy = self.sim.review_policy
         try:
+            if on_behalf or author != caller or policy.mfa_required:
+                return self.sim.submit_review(
+                    request.RequestID,
+                    caller=caller,
+                    author=author,
+                    state=review.ProposedState,
+                    reason=review.Reason,
+                    on_behalf=on_behalf,
+                )
+            state = review.ProposedState or types_pb2.APPROVED
             return self.sim.review(
                 request.RequestID, author, state, review.Reason, roles=list(review.Roles)
             )
         except SimulatorError as err:
             abort(context, err)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+        except SimulatorError as err:
+            abort(context, err)
+        user = self.sim.users.get(request.Name)
+        if user is None:
+            abort(context, NotFound(f'user "{request.Name}" not found'))
+        return user_message(user)
+
+    def GetUsers(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("list", "read"))
+        except SimulatorError as err:
+            abort(context, err)
+        for user in self.sim.users.all():
+            yield user_message(user)
 
     def SetAccessRequestState(self, request, context):
         annotations = {k: list(v.Values) for k, v in request.Annotations.Values.items()}

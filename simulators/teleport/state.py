@@ -19,6 +19,14 @@ from simulators.teleport.audit import AuditLog, ts
 from simulators.teleport.errors import BadParameter, NotFound
 from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
+from simulators.teleport.reviewing import (
+    ReviewPolicy,
+    Unavailable,
+    Users,
+    check_caller,
+    check_review,
+    resolved_state,
+)
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
 from simulators.teleport.watch import WatchHub
@@ -68,6 +76,10 @@ class ClusterState:
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
         self.roles = RoleStore()
+        self.users = Users()
+        self.review_policy = ReviewPolicy()
+        # Set by the gRPC server: interrupts a slow submit's wait when the server stops.
+        self.submit_abort = threading.Event()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -245,6 +257,56 @@ class ClusterState:
                 reason=reason,
                 reviewer=author,
                 proposed_state=_state_name(proposed),
+            )
+            return _copy_request(req)
+
+    def submit_review(
+        self,
+        request_id: str,
+        *,
+        caller: str,
+        author: str,
+        state: int,
+        reason: str = "",
+        on_behalf: bool = False,
+    ) -> types_pb2.AccessRequestV3:
+        """SubmitAccessReview as Auth runs it (see reviewing.py); returns the updated request."""
+        policy = self.review_policy
+        check_caller(policy, caller, author, on_behalf)
+        if policy.delay:
+            self.submit_abort.wait(policy.delay)  # a slow Auth: the caller's deadline runs out
+        with self._lock:
+            if policy.fail_unavailable > 0:
+                policy.fail_unavailable -= 1
+                raise Unavailable("connection problem: backend unavailable")
+            try:
+                req = self._get(request_id)
+            except NotFound:
+                raise NotFound(
+                    f'cannot apply review to access request "{request_id}" (not found)'
+                ) from None
+            check_review(policy, req, request_id, author, state)
+            review = req.Spec.Reviews.add(Author=author, ProposedState=state, Reason=reason)
+            review.Created.CopyFrom(ts(self.clock()))
+            submitted_by = caller if on_behalf and not policy.old_server else ""
+            review.SubmittedBy = submitted_by
+            review.submitted_on_behalf_of_author = bool(submitted_by)
+            new_state = resolved_state(policy, req, request_id)
+            if new_state != RequestState.PENDING:
+                req.Spec.State = new_state
+                req.Spec.ResolveReason = reason
+            req.Metadata.Revision = str(uuid.uuid4())
+            self._put(KIND_REQUEST, req)
+            self.audit.emit_request_event(
+                "access_request.review",
+                request_id,
+                user=author,
+                roles=list(req.Spec.Roles),
+                state=_state_name(req.Spec.State),
+                reason=reason,
+                reviewer=author,
+                proposed_state=_state_name(state),
+                submitted_by=submitted_by,
             )
             return _copy_request(req)
 

@@ -171,3 +171,17 @@ class GetRoleRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     Name: str
     def __init__(self, Name: _Optional[str] = ...) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("Name", "WithSecrets")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WITHSECRETS_FIELD_NUMBER: _ClassVar[int]
+    Name: str
+    WithSecrets: bool
+    def __init__(self, Name: _Optional[str] = ..., WithSecrets: _Optional[bool] = ...) -> None: ...
+
+class GetUsersRequest(_message.Message):
+    __slots__ = ("WithSecrets",)
+    WITHSECRETS_FIELD_NUMBER: _ClassVar[int]
+    WithSecrets: bool
+    def __init__(self, WithSecrets: _Optional[bool] = ...) -> None: ...

@@ -121,7 +121,7 @@ class ResourceAccessID(_message.Message):
     def __init__(self, id: _Optional[_Union[ResourceID, _Mapping]] = ...) -> None: ...
 
 class AccessReview(_message.Message):
-    __slots__ = ("Author", "Roles", "ProposedState", "Reason", "Created", "Annotations", "AssumeStartTime")
+    __slots__ = ("Author", "Roles", "ProposedState", "Reason", "Created", "Annotations", "AssumeStartTime", "SubmittedBy", "submitted_on_behalf_of_author")
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     PROPOSEDSTATE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,8 @@ class AccessReview(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     ASSUMESTARTTIME_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTEDBY_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_ON_BEHALF_OF_AUTHOR_FIELD_NUMBER: _ClassVar[int]
     Author: str
     Roles: _containers.RepeatedScalarFieldContainer[str]
     ProposedState: RequestState
@@ -136,7 +138,9 @@ class AccessReview(_message.Message):
     Created: _timestamp_pb2.Timestamp
     Annotations: _wrappers_pb2.LabelValues
     AssumeStartTime: _timestamp_pb2.Timestamp
-    def __init__(self, Author: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., ProposedState: _Optional[_Union[RequestState, str]] = ..., Reason: _Optional[str] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Annotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    SubmittedBy: str
+    submitted_on_behalf_of_author: bool
+    def __init__(self, Author: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., ProposedState: _Optional[_Union[RequestState, str]] = ..., Reason: _Optional[str] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Annotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., SubmittedBy: _Optional[str] = ..., submitted_on_behalf_of_author: _Optional[bool] = ...) -> None: ...
 
 class AccessRequestSpecV3(_message.Message):
     __slots__ = ("User", "Roles", "State", "Created", "Expires", "RequestReason", "ResolveReason", "ResolveAnnotations", "SystemAnnotations", "Reviews", "SuggestedReviewers", "RequestedResourceIDs", "LoginHint", "DryRun", "MaxDuration", "SessionTTL", "AssumeStartTime", "ResourceExpiry", "RequestedResourceAccessIDs")
@@ -309,6 +313,28 @@ class RoleSpecV6(_message.Message):
     Allow: RoleConditions
     Deny: RoleConditions
     def __init__(self, Allow: _Optional[_Union[RoleConditions, _Mapping]] = ..., Deny: _Optional[_Union[RoleConditions, _Mapping]] = ...) -> None: ...
+
+class UserSpecV2(_message.Message):
+    __slots__ = ("Roles", "Traits")
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_FIELD_NUMBER: _ClassVar[int]
+    Roles: _containers.RepeatedScalarFieldContainer[str]
+    Traits: _wrappers_pb2.LabelValues
+    def __init__(self, Roles: _Optional[_Iterable[str]] = ..., Traits: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ...) -> None: ...
+
+class UserV2(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    Spec: UserSpecV2
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[UserSpecV2, _Mapping]] = ...) -> None: ...
 
 class RoleV6(_message.Message):
     __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
