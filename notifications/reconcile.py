@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from common.request_log import request_context
 from notifications import delivery, plugindata_codec, plugindata_sync, runtime
+from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, wanted_recipients
@@ -217,6 +218,11 @@ def sync_wanted_posts(request: AccessRequest) -> None:
     Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
         text_wanted=text
     )
+    for root in roots:
+        # Approve/Deny buttons (opt-in): level-triggered like the text; "" removes them.
+        buttons = review_buttons.wanted_buttons(request, root)
+        if buttons != root.buttons_wanted:
+            Post.objects.filter(pk=root.pk).update(buttons_wanted=buttons)
     for review in request.reviews.order_by("position"):
         for root in roots:
             _ensure_reply(review, root)
