@@ -173,3 +173,6 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 class ChannelLookupAdmin(ReadOnlyAdmin):
     list_display = ("handle", "channel_id", "error", "checked_at")
     search_fields = ("handle", "channel_id")
+
+
+from notifications.chatreview import admin as _chatreview_admin  # noqa: E402,F401  (registers)

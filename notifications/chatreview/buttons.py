@@ -27,7 +27,7 @@ PROPS_BUTTONS = "teleport_bridge_buttons"
 
 
 def feature_usable() -> str:
-    """"" when buttons may be shown, else why not (for the health page too)."""
+    """ "" when buttons may be shown, else why not (for the health page too)."""
     cfg = review_config.get()
     if cfg is None:
         return review_config.problem() or "off"
@@ -71,9 +71,11 @@ def wanted_buttons(request: AccessRequest, root: Any) -> str:
     limit = now + timedelta(seconds=cfg.button_ttl)
     if request.expires_at is not None:
         limit = min(limit, request.expires_at)
-    if current is not None and current.kid == cfg.active_kid:
-        if current.expires_at - now > margin or current.expires_at >= limit:
-            return current.nonce
+    fresh = current is not None and (
+        current.expires_at - now > margin or current.expires_at >= limit
+    )
+    if current is not None and fresh and current.kid == cfg.active_kid:
+        return current.nonce
     try:
         row = ButtonNonce.objects.create(
             nonce=signing.new_nonce(),

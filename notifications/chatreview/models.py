@@ -78,7 +78,9 @@ class ReviewAttempt(models.Model):
         indexes = [models.Index(fields=["mm_user_id", "at"], name="notif_reviewattempt_user")]
 
     def __str__(self) -> str:
-        return f"{self.action or '?'} {self.request_id or '?'} by {self.mm_username}: {self.outcome}"
+        return (
+            f"{self.action or '?'} {self.request_id or '?'} by {self.mm_username}: {self.outcome}"
+        )
 
 
 class ReviewFeatureState(models.Model):

@@ -286,14 +286,16 @@ class ClusterState:
                     f'cannot apply review to access request "{request_id}" (not found)'
                 ) from None
             check_review(policy, req, request_id, author, state)
-            review = req.Spec.Reviews.add(Author=author, ProposedState=state, Reason=reason)
+            review = req.Spec.Reviews.add(
+                Author=author, ProposedState=cast("RequestState", state), Reason=reason
+            )
             review.Created.CopyFrom(ts(self.clock()))
             submitted_by = caller if on_behalf and not policy.old_server else ""
             review.SubmittedBy = submitted_by
             review.submitted_on_behalf_of_author = bool(submitted_by)
             new_state = resolved_state(policy, req, request_id)
             if new_state != RequestState.PENDING:
-                req.Spec.State = new_state
+                req.Spec.State = cast("RequestState", new_state)
                 req.Spec.ResolveReason = reason
             req.Metadata.Revision = str(uuid.uuid4())
             self._put(KIND_REQUEST, req)
