@@ -17,7 +17,13 @@ from datetime import datetime
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from notifications.models import DeliveryAttempt, Post, sending_lease
+from notifications.models import (
+    DeliveryAttempt,
+    Post,
+    ReviewAttempt,
+    ReviewFeatureState,
+    sending_lease,
+)
 from teleportbridge.models import (
     AccessRequest,
     AuditCursor,
@@ -51,6 +57,9 @@ class Numbers:
     audit_poll_failing: bool
     audit_permission_missing: bool
     rejected_by_kind: dict[str, int] = field(default_factory=dict)
+    #: Approve/Deny from Mattermost: clicks by outcome, and 1 while the alert hides buttons.
+    review_clicks_by_outcome: dict[str, int] = field(default_factory=dict)
+    review_blocked: bool = False
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -106,6 +115,7 @@ def numbers(*, now: datetime | None = None) -> Numbers:
     retries = Post.objects.aggregate(n=Sum("retries"))["n"] or 0
     watcher = WatcherState.objects.filter(pk=1).first()
     cursor = AuditCursor.objects.filter(pk=1).first()
+    clicks = dict(ReviewAttempt.objects.values_list("outcome").annotate(n=Count("pk")))
     rejected = dict(
         RejectedEvent.objects.values_list("kind").annotate(n=Sum("count")).order_by("kind")
     )
@@ -128,6 +138,8 @@ def numbers(*, now: datetime | None = None) -> Numbers:
         audit_poll_failing=bool(cursor and cursor.last_error),
         audit_permission_missing=bool(cursor and cursor.permission_missing),
         rejected_by_kind={k.value: rejected.get(k.value, 0) or 0 for k in RejectedEvent.Kind},
+        review_clicks_by_outcome={o.value: clicks.get(o.value, 0) for o in ReviewAttempt.Outcome},
+        review_blocked=bool(ReviewFeatureState.blocked()),
     )
 
 

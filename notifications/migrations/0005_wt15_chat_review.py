@@ -6,71 +6,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0004_post_retries'),
-        ('teleportbridge', '0004_wt15_audit_submitted_by'),
+        ("notifications", "0004_post_retries"),
+        ("teleportbridge", "0004_wt15_audit_submitted_by"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewFeatureState',
+            name="ReviewFeatureState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('blocked_reason', models.TextField(blank=True)),
-                ('blocked_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("blocked_reason", models.TextField(blank=True)),
+                ("blocked_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.AddField(
-            model_name='post',
-            name='buttons_sent',
-            field=models.CharField(blank=True, default='', max_length=32),
+            model_name="post",
+            name="buttons_sent",
+            field=models.CharField(blank=True, default="", max_length=32),
         ),
         migrations.AddField(
-            model_name='post',
-            name='buttons_wanted',
-            field=models.CharField(blank=True, default='', max_length=32),
+            model_name="post",
+            name="buttons_wanted",
+            field=models.CharField(blank=True, default="", max_length=32),
         ),
         migrations.CreateModel(
-            name='ButtonNonce',
+            name="ButtonNonce",
             fields=[
-                ('nonce', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('channel_id', models.CharField(max_length=64)),
-                ('kid', models.CharField(max_length=16)),
-                ('expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='button_nonces', to='notifications.post')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='teleportbridge.accessrequest')),
+                ("nonce", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("channel_id", models.CharField(max_length=64)),
+                ("kid", models.CharField(max_length=16)),
+                ("expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="button_nonces",
+                        to="notifications.post",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="teleportbridge.accessrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewAttempt',
+            name="ReviewAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('request_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('action', models.CharField(blank=True, max_length=16)),
-                ('mm_user_id', models.CharField(blank=True, max_length=64)),
-                ('mm_username', models.CharField(blank=True, max_length=255)),
-                ('channel_id', models.CharField(blank=True, max_length=64)),
-                ('post_id', models.CharField(blank=True, max_length=64)),
-                ('source_ip', models.CharField(blank=True, max_length=64)),
-                ('failed_check', models.CharField(blank=True, max_length=64)),
-                ('teleport_user', models.CharField(blank=True, max_length=255)),
-                ('mapping_method', models.CharField(blank=True, max_length=16)),
-                ('grpc_code', models.CharField(blank=True, max_length=32)),
-                ('grpc_message', models.TextField(blank=True)),
-                ('outcome', models.CharField(choices=[('submitted', 'Submitted'), ('refused', 'Refused'), ('rejected', 'Rejected'), ('error', 'Error'), ('replay', 'Replay'), ('rate_limited', 'Rate Limited')], max_length=16)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('claim_key', models.CharField(blank=True, max_length=128, null=True, unique=True)),
-                ('trigger_client_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("request_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("action", models.CharField(blank=True, max_length=16)),
+                ("mm_user_id", models.CharField(blank=True, max_length=64)),
+                ("mm_username", models.CharField(blank=True, max_length=255)),
+                ("channel_id", models.CharField(blank=True, max_length=64)),
+                ("post_id", models.CharField(blank=True, max_length=64)),
+                ("source_ip", models.CharField(blank=True, max_length=64)),
+                ("failed_check", models.CharField(blank=True, max_length=64)),
+                ("teleport_user", models.CharField(blank=True, max_length=255)),
+                ("mapping_method", models.CharField(blank=True, max_length=16)),
+                ("grpc_code", models.CharField(blank=True, max_length=32)),
+                ("grpc_message", models.TextField(blank=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("refused", "Refused"),
+                            ("rejected", "Rejected"),
+                            ("error", "Error"),
+                            ("replay", "Replay"),
+                            ("rate_limited", "Rate Limited"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("claim_key", models.CharField(blank=True, max_length=128, null=True, unique=True)),
+                (
+                    "trigger_client_id",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['mm_user_id', 'at'], name='notif_reviewattempt_user')],
+                "ordering": ["-at"],
+                "indexes": [
+                    models.Index(fields=["mm_user_id", "at"], name="notif_reviewattempt_user")
+                ],
             },
         ),
     ]
