@@ -73,6 +73,9 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     assert "in eng/access-requests: **Status**: ✅ APPROVED" in out.stdout
     assert "in eng/access-requests: **Status**: ❌ DENIED" in out.stdout
     assert "reply in eng/access-requests: carol reviewed the request" in out.stdout
+    # Approved from Mattermost: the click went through the web server to Teleport.
+    assert "alice clicked Approve (HTTP 200): Your approval of" in out.stdout
+    assert "reply in eng/access-requests: alice reviewed the request" in out.stdout
     log = (data / "runwatcher.log").read_text()
     path = "through the Proxy" if via_proxy else "direct to Auth"
     assert path in log and "Successfully shut down" in log
