@@ -346,3 +346,48 @@ def test_one_click_approves_with_default_threshold(chat):
     chat.pull(rid)
     chat.reconcile(rid)
     wait_until(lambda: "APPROVED" in root_of(chat, rid)["message"], timeout=30)
+
+
+def test_bots_and_deactivated_users_are_refused(chat, live_server):
+    rid = chat.create(user="bob")
+    chat.reconcile(rid)
+    mm, channel = chat.mm, chat.channel_id("access-requests")
+    mm.user_ids["robot"] = mm.add_bot("robot@example.com", "robot")
+    mm.add_member(channel, mm.user_ids["robot"])
+    chat.teleport.users.add("robot", {"mattermost_uid": [mm.user_ids["robot"]]})
+    url = f"{live_server.url}/mattermost/actions"
+    answer = requests.post(url, json=_callback(chat, rid, "robot"), timeout=30).json()
+    assert answer == {"ephemeral_text": "You are not allowed to review this request."}
+    mm.deactivate_user(mm.user_ids["carol"])
+    assert click(chat, rid, "carol") == "You are not allowed to review this request."
+    checks = list(ReviewAttempt.objects.order_by("at").values_list("failed_check", flat=True))
+    assert checks == ["mattermost_user_is_bot", "mattermost_user_deactivated"]
+    assert submits(chat) == 0
+
+
+def test_an_identity_that_needs_mfa_blocks_the_feature(chat, admin_client):
+    rid = chat.create(user="bob")
+    chat.reconcile(rid)
+    chat.teleport.review_policy.mfa_required = True
+    text = click(chat, rid, "alice")
+    assert text == "Reviews from Mattermost are unavailable right now. Review in Teleport instead."
+    row = ReviewAttempt.objects.get()
+    assert (row.grpc_code, row.grpc_message) == (
+        "PERMISSION_DENIED",
+        "administrative action requires MFA",
+    )
+    assert ReviewFeatureState.blocked() == "administrative action requires MFA"
+    health = admin_client.get("/health/").content.decode()
+    assert 'id="review-blocked"' in health
+    from bridge.metrics import make_registry, render
+
+    metrics = render(make_registry()).decode()
+    assert "teleport_mattermost_review_blocked 1.0" in metrics
+    # The admin clears the alert (after fixing the identity): buttons come back.
+    admin_client.post(
+        "/admin/notifications/reviewfeaturestate/",
+        {"action": "clear_alert", "_selected_action": ["1"]},
+    )
+    assert ReviewFeatureState.blocked() == ""
+    chat.reconcile(rid)
+    assert root_of(chat, rid)["props"].get("attachments")
