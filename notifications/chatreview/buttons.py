@@ -24,6 +24,7 @@ from teleportbridge.teleport.version import at_least
 log = logging.getLogger(__name__)
 
 PROPS_BUTTONS = "teleport_bridge_buttons"
+LONG_TERM = "LONG_TERM"
 
 
 def feature_usable() -> str:
@@ -48,6 +49,8 @@ def _eligible(request: AccessRequest, recipient: str) -> bool:
     now = timezone.now()
     if request.state != RequestState.PENDING or request.deleted_at is not None:
         return False
+    if request.request_kind == LONG_TERM:
+        return False  # access-list promotion: Auth would accept a short-term approval
     if request.expires_at is not None and request.expires_at <= now:
         return False
     # Never in the requester's own DM: a self-review always fails.

@@ -125,6 +125,8 @@ def _verify(cfg: ReviewConfig, data: dict[str, Any], ctx: dict[str, Any], row) -
         or (request.expires_at is not None and request.expires_at <= timezone.now())
     ):
         raise _Stop(RESOLVED, Outcome.REFUSED, "request_not_pending")
+    if request.request_kind == buttons.LONG_TERM:
+        raise _refuse("long_term")  # Auth accepts a short-term approval of one (teleport#69297)
     if not cfg.verify_trigger_id:
         return True
     found = triggers.verify(runtime.mattermost(), str(data.get("trigger_id") or ""), row.mm_user_id)

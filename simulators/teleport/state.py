@@ -168,6 +168,7 @@ class ClusterState:
         created: dt.datetime | None = None,
         expires: dt.datetime | None = None,
         system_annotations: Mapping[str, Sequence[str]] | None = None,
+        request_kind: str = "",
     ) -> str:
         """Create a PENDING request (PUT event + access_request.create audit); returns its id.
 
@@ -193,6 +194,10 @@ class ClusterState:
             spec.RequestedResourceIDs.append(self._resource_id(resource, self.cluster_name))
         for key, values in (system_annotations or {}).items():
             spec.SystemAnnotations.Values[key].Values.extend(values)
+        if request_kind:
+            spec.RequestKind = cast(
+                "types_pb2.AccessRequestKind", types_pb2.AccessRequestKind.Value(request_kind)
+            )
         with self._lock:
             if request_id in self._requests:
                 raise BadParameter(f'access request "{request_id}" already exists')

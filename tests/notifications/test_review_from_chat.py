@@ -16,7 +16,7 @@ from notifications.chatreview import config as review_config
 from notifications.chatreview import triggers, users
 from notifications.chatreview.models import ReviewAttempt, ReviewFeatureState
 from notifications.models import Post
-from teleportbridge.models import WatcherState
+from teleportbridge.models import AccessRequest, WatcherState
 from tests.waiting import wait_until
 from tests.web import PLAIN_HTTP
 
@@ -391,3 +391,20 @@ def test_an_identity_that_needs_mfa_blocks_the_feature(chat, admin_client):
     assert ReviewFeatureState.blocked() == ""
     chat.reconcile(rid)
     assert root_of(chat, rid)["props"].get("attachments")
+
+
+def test_long_term_request_has_no_buttons_and_a_click_is_refused(chat, live_server):
+    short = chat.create(user="bob", request_kind="SHORT_TERM")
+    long = chat.create(user="bob", request_kind="LONG_TERM")
+    chat.reconcile(short)
+    chat.reconcile(long)
+    assert root_of(chat, short)["props"].get("attachments")
+    assert not root_of(chat, long)["props"].get("attachments")
+    # A button drawn while the bridge took the request for short-term (a stale render) is
+    # refused once it is known to be long-term: the click checks the kind itself.
+    stale = _callback(chat, short, "alice")
+    AccessRequest.objects.filter(pk=short).update(request_kind="LONG_TERM")
+    answer = requests.post(f"{live_server.url}/mattermost/actions", json=stale, timeout=30)
+    assert answer.json() == {"ephemeral_text": GENERIC}
+    assert ReviewAttempt.objects.get().failed_check == "long_term"
+    assert submits(chat) == 0

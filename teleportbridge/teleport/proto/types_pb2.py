@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from teleportbridge.teleport.proto import wrappers_pb2 as teleportbridge_dot_teleport_dot_proto_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)teleportbridge/teleport/proto/types.proto\x12\x05types\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,teleportbridge/teleport/proto/wrappers.proto\"\xe1\x01\n\x08Metadata\x12\x0c\n\x04Name\x18\x01 \x01(\t\x12\x11\n\tNamespace\x18\x02 \x01(\t\x12\x13\n\x0b\x44\x65scription\x18\x03 \x01(\t\x12+\n\x06Labels\x18\x05 \x03(\x0b\x32\x1b.types.Metadata.LabelsEntry\x12+\n\x07\x45xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08Revision\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x07\x10\x08\"c\n\x0eResourceHeader\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\"\xbb\x01\n\tWatchKind\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x13\n\x0bLoadSecrets\x18\x02 \x01(\x08\x12\x0c\n\x04Name\x18\x03 \x01(\t\x12,\n\x06\x46ilter\x18\x04 \x03(\x0b\x32\x1c.types.WatchKind.FilterEntry\x12\x0f\n\x07SubKind\x18\x05 \x01(\t\x12\x0f\n\x07Version\x18\x06 \x01(\t\x1a-\n\x0b\x46ilterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x11WatchStatusSpecV1\x12\x1f\n\x05Kinds\x18\x01 \x03(\x0b\x32\x10.types.WatchKind\"\x8a\x01\n\rWatchStatusV1\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12&\n\x04Spec\x18\x05 \x01(\x0b\x32\x18.types.WatchStatusSpecV1\"V\n\nResourceID\x12\x13\n\x0b\x43lusterName\x18\x01 \x01(\t\x12\x0c\n\x04Kind\x18\x02 \x01(\t\x12\x0c\n\x04Name\x18\x03 \x01(\t\x12\x17\n\x0fSubResourceName\x18\x04 \x01(\t\"1\n\x10ResourceAccessID\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.types.ResourceID\"\xb9\x02\n\x0c\x41\x63\x63\x65ssReview\x12\x0e\n\x06\x41uthor\x18\x01 \x01(\t\x12\r\n\x05Roles\x18\x02 \x03(\t\x12*\n\rProposedState\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12\x0e\n\x06Reason\x18\x04 \x01(\t\x12+\n\x07\x43reated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0b\x41nnotations\x18\x06 \x01(\x0b\x32\x15.wrappers.LabelValues\x12\x33\n\x0f\x41ssumeStartTime\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bSubmittedBy\x18\x0b \x01(\t\x12%\n\x1dsubmitted_on_behalf_of_author\x18\x0c \x01(\x08J\x04\x08\x08\x10\t\"\xe6\x05\n\x13\x41\x63\x63\x65ssRequestSpecV3\x12\x0c\n\x04User\x18\x01 \x01(\t\x12\r\n\x05Roles\x18\x02 \x03(\t\x12\"\n\x05State\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12+\n\x07\x43reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x45xpires\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rRequestReason\x18\x06 \x01(\t\x12\x15\n\rResolveReason\x18\x07 \x01(\t\x12\x31\n\x12ResolveAnnotations\x18\x08 \x01(\x0b\x32\x15.wrappers.LabelValues\x12\x30\n\x11SystemAnnotations\x18\t \x01(\x0b\x32\x15.wrappers.LabelValues\x12$\n\x07Reviews\x18\x0c \x03(\x0b\x32\x13.types.AccessReview\x12\x1a\n\x12SuggestedReviewers\x18\r \x03(\t\x12/\n\x14RequestedResourceIDs\x18\x0e \x03(\x0b\x32\x11.types.ResourceID\x12\x11\n\tLoginHint\x18\x0f \x01(\t\x12\x0e\n\x06\x44ryRun\x18\x10 \x01(\x08\x12/\n\x0bMaxDuration\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nSessionTTL\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x41ssumeStartTime\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eResourceExpiry\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x1aRequestedResourceAccessIDs\x18\x1a \x03(\x0b\x32\x17.types.ResourceAccessIDJ\x04\x08\x13\x10\x14\"\x8e\x01\n\x0f\x41\x63\x63\x65ssRequestV3\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12(\n\x04Spec\x18\x05 \x01(\x0b\x32\x1a.types.AccessRequestSpecV3\"\x8d\x01\n\x13\x41\x63\x63\x65ssRequestFilter\x12\n\n\x02ID\x18\x01 \x01(\t\x12\x0c\n\x04User\x18\x02 \x01(\t\x12\"\n\x05State\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12\x16\n\x0eSearchKeywords\x18\x04 \x03(\t\x12\r\n\x05Scope\x18\x05 \x01(\x05\x12\x11\n\tRequester\x18\x06 \x01(\t\"P\n\x16\x41\x63\x63\x65ssReviewSubmission\x12\x11\n\tRequestID\x18\x01 \x01(\t\x12#\n\x06Review\x18\x02 \x01(\x0b\x32\x13.types.AccessReview\"n\n\x0fPluginDataEntry\x12.\n\x04\x44\x61ta\x18\x01 \x03(\x0b\x32 .types.PluginDataEntry.DataEntry\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x01\n\x10PluginDataSpecV3\x12\x35\n\x07\x45ntries\x18\x01 \x03(\x0b\x32$.types.PluginDataSpecV3.EntriesEntry\x1a\x46\n\x0c\x45ntriesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.types.PluginDataEntry:\x02\x38\x01\"\x88\x01\n\x0cPluginDataV3\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12%\n\x04Spec\x18\x05 \x01(\x0b\x32\x17.types.PluginDataSpecV3\"B\n\x10PluginDataFilter\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x10\n\x08Resource\x18\x02 \x01(\t\x12\x0e\n\x06Plugin\x18\x03 \x01(\t\"\x93\x02\n\x16PluginDataUpdateParams\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x10\n\x08Resource\x18\x02 \x01(\t\x12\x0e\n\x06Plugin\x18\x03 \x01(\t\x12\x33\n\x03Set\x18\x04 \x03(\x0b\x32&.types.PluginDataUpdateParams.SetEntry\x12\x39\n\x06\x45xpect\x18\x05 \x03(\x0b\x32).types.PluginDataUpdateParams.ExpectEntry\x1a*\n\x08SetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0b\x45xpectEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x0eRoleConditions\x12\x0e\n\x06Logins\x18\x01 \x03(\t\"W\n\nRoleSpecV6\x12$\n\x05\x41llow\x18\x02 \x01(\x0b\x32\x15.types.RoleConditions\x12#\n\x04\x44\x65ny\x18\x03 \x01(\x0b\x32\x15.types.RoleConditions\"B\n\nUserSpecV2\x12\r\n\x05Roles\x18\x04 \x03(\t\x12%\n\x06Traits\x18\x05 \x01(\x0b\x32\x15.wrappers.LabelValues\"|\n\x06UserV2\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12\x1f\n\x04Spec\x18\x05 \x01(\x0b\x32\x11.types.UserSpecV2\"|\n\x06RoleV6\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12\x1f\n\x04Spec\x18\x05 \x01(\x0b\x32\x11.types.RoleSpecV6*M\n\x0cRequestState\x12\x08\n\x04NONE\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x0c\n\x08\x41PPROVED\x10\x02\x12\n\n\x06\x44\x45NIED\x10\x03\x12\x0c\n\x08PROMOTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)teleportbridge/teleport/proto/types.proto\x12\x05types\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,teleportbridge/teleport/proto/wrappers.proto\"\xe1\x01\n\x08Metadata\x12\x0c\n\x04Name\x18\x01 \x01(\t\x12\x11\n\tNamespace\x18\x02 \x01(\t\x12\x13\n\x0b\x44\x65scription\x18\x03 \x01(\t\x12+\n\x06Labels\x18\x05 \x03(\x0b\x32\x1b.types.Metadata.LabelsEntry\x12+\n\x07\x45xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08Revision\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x07\x10\x08\"c\n\x0eResourceHeader\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\"\xbb\x01\n\tWatchKind\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x13\n\x0bLoadSecrets\x18\x02 \x01(\x08\x12\x0c\n\x04Name\x18\x03 \x01(\t\x12,\n\x06\x46ilter\x18\x04 \x03(\x0b\x32\x1c.types.WatchKind.FilterEntry\x12\x0f\n\x07SubKind\x18\x05 \x01(\t\x12\x0f\n\x07Version\x18\x06 \x01(\t\x1a-\n\x0b\x46ilterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x11WatchStatusSpecV1\x12\x1f\n\x05Kinds\x18\x01 \x03(\x0b\x32\x10.types.WatchKind\"\x8a\x01\n\rWatchStatusV1\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12&\n\x04Spec\x18\x05 \x01(\x0b\x32\x18.types.WatchStatusSpecV1\"V\n\nResourceID\x12\x13\n\x0b\x43lusterName\x18\x01 \x01(\t\x12\x0c\n\x04Kind\x18\x02 \x01(\t\x12\x0c\n\x04Name\x18\x03 \x01(\t\x12\x17\n\x0fSubResourceName\x18\x04 \x01(\t\"1\n\x10ResourceAccessID\x12\x1d\n\x02id\x18\x01 \x01(\x0b\x32\x11.types.ResourceID\"\xb9\x02\n\x0c\x41\x63\x63\x65ssReview\x12\x0e\n\x06\x41uthor\x18\x01 \x01(\t\x12\r\n\x05Roles\x18\x02 \x03(\t\x12*\n\rProposedState\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12\x0e\n\x06Reason\x18\x04 \x01(\t\x12+\n\x07\x43reated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0b\x41nnotations\x18\x06 \x01(\x0b\x32\x15.wrappers.LabelValues\x12\x33\n\x0f\x41ssumeStartTime\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bSubmittedBy\x18\x0b \x01(\t\x12%\n\x1dsubmitted_on_behalf_of_author\x18\x0c \x01(\x08J\x04\x08\x08\x10\t\"\x95\x06\n\x13\x41\x63\x63\x65ssRequestSpecV3\x12\x0c\n\x04User\x18\x01 \x01(\t\x12\r\n\x05Roles\x18\x02 \x03(\t\x12\"\n\x05State\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12+\n\x07\x43reated\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x45xpires\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rRequestReason\x18\x06 \x01(\t\x12\x15\n\rResolveReason\x18\x07 \x01(\t\x12\x31\n\x12ResolveAnnotations\x18\x08 \x01(\x0b\x32\x15.wrappers.LabelValues\x12\x30\n\x11SystemAnnotations\x18\t \x01(\x0b\x32\x15.wrappers.LabelValues\x12$\n\x07Reviews\x18\x0c \x03(\x0b\x32\x13.types.AccessReview\x12\x1a\n\x12SuggestedReviewers\x18\r \x03(\t\x12/\n\x14RequestedResourceIDs\x18\x0e \x03(\x0b\x32\x11.types.ResourceID\x12\x11\n\tLoginHint\x18\x0f \x01(\t\x12\x0e\n\x06\x44ryRun\x18\x10 \x01(\x08\x12/\n\x0bMaxDuration\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nSessionTTL\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x41ssumeStartTime\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eResourceExpiry\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0bRequestKind\x18\x17 \x01(\x0e\x32\x18.types.AccessRequestKind\x12;\n\x1aRequestedResourceAccessIDs\x18\x1a \x03(\x0b\x32\x17.types.ResourceAccessIDJ\x04\x08\x13\x10\x14\"\x8e\x01\n\x0f\x41\x63\x63\x65ssRequestV3\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12(\n\x04Spec\x18\x05 \x01(\x0b\x32\x1a.types.AccessRequestSpecV3\"\x8d\x01\n\x13\x41\x63\x63\x65ssRequestFilter\x12\n\n\x02ID\x18\x01 \x01(\t\x12\x0c\n\x04User\x18\x02 \x01(\t\x12\"\n\x05State\x18\x03 \x01(\x0e\x32\x13.types.RequestState\x12\x16\n\x0eSearchKeywords\x18\x04 \x03(\t\x12\r\n\x05Scope\x18\x05 \x01(\x05\x12\x11\n\tRequester\x18\x06 \x01(\t\"P\n\x16\x41\x63\x63\x65ssReviewSubmission\x12\x11\n\tRequestID\x18\x01 \x01(\t\x12#\n\x06Review\x18\x02 \x01(\x0b\x32\x13.types.AccessReview\"n\n\x0fPluginDataEntry\x12.\n\x04\x44\x61ta\x18\x01 \x03(\x0b\x32 .types.PluginDataEntry.DataEntry\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x01\n\x10PluginDataSpecV3\x12\x35\n\x07\x45ntries\x18\x01 \x03(\x0b\x32$.types.PluginDataSpecV3.EntriesEntry\x1a\x46\n\x0c\x45ntriesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.types.PluginDataEntry:\x02\x38\x01\"\x88\x01\n\x0cPluginDataV3\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12%\n\x04Spec\x18\x05 \x01(\x0b\x32\x17.types.PluginDataSpecV3\"B\n\x10PluginDataFilter\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x10\n\x08Resource\x18\x02 \x01(\t\x12\x0e\n\x06Plugin\x18\x03 \x01(\t\"\x93\x02\n\x16PluginDataUpdateParams\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x10\n\x08Resource\x18\x02 \x01(\t\x12\x0e\n\x06Plugin\x18\x03 \x01(\t\x12\x33\n\x03Set\x18\x04 \x03(\x0b\x32&.types.PluginDataUpdateParams.SetEntry\x12\x39\n\x06\x45xpect\x18\x05 \x03(\x0b\x32).types.PluginDataUpdateParams.ExpectEntry\x1a*\n\x08SetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0b\x45xpectEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x0eRoleConditions\x12\x0e\n\x06Logins\x18\x01 \x03(\t\"W\n\nRoleSpecV6\x12$\n\x05\x41llow\x18\x02 \x01(\x0b\x32\x15.types.RoleConditions\x12#\n\x04\x44\x65ny\x18\x03 \x01(\x0b\x32\x15.types.RoleConditions\"B\n\nUserSpecV2\x12\r\n\x05Roles\x18\x04 \x03(\t\x12%\n\x06Traits\x18\x05 \x01(\x0b\x32\x15.wrappers.LabelValues\"|\n\x06UserV2\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12\x1f\n\x04Spec\x18\x05 \x01(\x0b\x32\x11.types.UserSpecV2\"|\n\x06RoleV6\x12\x0c\n\x04Kind\x18\x01 \x01(\t\x12\x0f\n\x07SubKind\x18\x02 \x01(\t\x12\x0f\n\x07Version\x18\x03 \x01(\t\x12!\n\x08Metadata\x18\x04 \x01(\x0b\x32\x0f.types.Metadata\x12\x1f\n\x04Spec\x18\x05 \x01(\x0b\x32\x11.types.RoleSpecV6*M\n\x0cRequestState\x12\x08\n\x04NONE\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x0c\n\x08\x41PPROVED\x10\x02\x12\n\n\x06\x44\x45NIED\x10\x03\x12\x0c\n\x08PROMOTED\x10\x04*N\n\x11\x41\x63\x63\x65ssRequestKind\x12\x1a\n\x16REQUEST_KIND_UNDEFINED\x10\x00\x12\x0e\n\nSHORT_TERM\x10\x01\x12\r\n\tLONG_TERM\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,8 +45,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLUGINDATAUPDATEPARAMS_SETENTRY']._serialized_options = b'8\001'
   _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._loaded_options = None
   _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._serialized_options = b'8\001'
-  _globals['_REQUESTSTATE']._serialized_start=3604
-  _globals['_REQUESTSTATE']._serialized_end=3681
+  _globals['_REQUESTSTATE']._serialized_start=3651
+  _globals['_REQUESTSTATE']._serialized_end=3728
+  _globals['_ACCESSREQUESTKIND']._serialized_start=3730
+  _globals['_ACCESSREQUESTKIND']._serialized_end=3808
   _globals['_METADATA']._serialized_start=132
   _globals['_METADATA']._serialized_end=357
   _globals['_METADATA_LABELSENTRY']._serialized_start=306
@@ -68,39 +70,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCESSREVIEW']._serialized_start=985
   _globals['_ACCESSREVIEW']._serialized_end=1298
   _globals['_ACCESSREQUESTSPECV3']._serialized_start=1301
-  _globals['_ACCESSREQUESTSPECV3']._serialized_end=2043
-  _globals['_ACCESSREQUESTV3']._serialized_start=2046
-  _globals['_ACCESSREQUESTV3']._serialized_end=2188
-  _globals['_ACCESSREQUESTFILTER']._serialized_start=2191
-  _globals['_ACCESSREQUESTFILTER']._serialized_end=2332
-  _globals['_ACCESSREVIEWSUBMISSION']._serialized_start=2334
-  _globals['_ACCESSREVIEWSUBMISSION']._serialized_end=2414
-  _globals['_PLUGINDATAENTRY']._serialized_start=2416
-  _globals['_PLUGINDATAENTRY']._serialized_end=2526
-  _globals['_PLUGINDATAENTRY_DATAENTRY']._serialized_start=2483
-  _globals['_PLUGINDATAENTRY_DATAENTRY']._serialized_end=2526
-  _globals['_PLUGINDATASPECV3']._serialized_start=2529
-  _globals['_PLUGINDATASPECV3']._serialized_end=2674
-  _globals['_PLUGINDATASPECV3_ENTRIESENTRY']._serialized_start=2604
-  _globals['_PLUGINDATASPECV3_ENTRIESENTRY']._serialized_end=2674
-  _globals['_PLUGINDATAV3']._serialized_start=2677
-  _globals['_PLUGINDATAV3']._serialized_end=2813
-  _globals['_PLUGINDATAFILTER']._serialized_start=2815
-  _globals['_PLUGINDATAFILTER']._serialized_end=2881
-  _globals['_PLUGINDATAUPDATEPARAMS']._serialized_start=2884
-  _globals['_PLUGINDATAUPDATEPARAMS']._serialized_end=3159
-  _globals['_PLUGINDATAUPDATEPARAMS_SETENTRY']._serialized_start=3070
-  _globals['_PLUGINDATAUPDATEPARAMS_SETENTRY']._serialized_end=3112
-  _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._serialized_start=3114
-  _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._serialized_end=3159
-  _globals['_ROLECONDITIONS']._serialized_start=3161
-  _globals['_ROLECONDITIONS']._serialized_end=3193
-  _globals['_ROLESPECV6']._serialized_start=3195
-  _globals['_ROLESPECV6']._serialized_end=3282
-  _globals['_USERSPECV2']._serialized_start=3284
-  _globals['_USERSPECV2']._serialized_end=3350
-  _globals['_USERV2']._serialized_start=3352
-  _globals['_USERV2']._serialized_end=3476
-  _globals['_ROLEV6']._serialized_start=3478
-  _globals['_ROLEV6']._serialized_end=3602
+  _globals['_ACCESSREQUESTSPECV3']._serialized_end=2090
+  _globals['_ACCESSREQUESTV3']._serialized_start=2093
+  _globals['_ACCESSREQUESTV3']._serialized_end=2235
+  _globals['_ACCESSREQUESTFILTER']._serialized_start=2238
+  _globals['_ACCESSREQUESTFILTER']._serialized_end=2379
+  _globals['_ACCESSREVIEWSUBMISSION']._serialized_start=2381
+  _globals['_ACCESSREVIEWSUBMISSION']._serialized_end=2461
+  _globals['_PLUGINDATAENTRY']._serialized_start=2463
+  _globals['_PLUGINDATAENTRY']._serialized_end=2573
+  _globals['_PLUGINDATAENTRY_DATAENTRY']._serialized_start=2530
+  _globals['_PLUGINDATAENTRY_DATAENTRY']._serialized_end=2573
+  _globals['_PLUGINDATASPECV3']._serialized_start=2576
+  _globals['_PLUGINDATASPECV3']._serialized_end=2721
+  _globals['_PLUGINDATASPECV3_ENTRIESENTRY']._serialized_start=2651
+  _globals['_PLUGINDATASPECV3_ENTRIESENTRY']._serialized_end=2721
+  _globals['_PLUGINDATAV3']._serialized_start=2724
+  _globals['_PLUGINDATAV3']._serialized_end=2860
+  _globals['_PLUGINDATAFILTER']._serialized_start=2862
+  _globals['_PLUGINDATAFILTER']._serialized_end=2928
+  _globals['_PLUGINDATAUPDATEPARAMS']._serialized_start=2931
+  _globals['_PLUGINDATAUPDATEPARAMS']._serialized_end=3206
+  _globals['_PLUGINDATAUPDATEPARAMS_SETENTRY']._serialized_start=3117
+  _globals['_PLUGINDATAUPDATEPARAMS_SETENTRY']._serialized_end=3159
+  _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._serialized_start=3161
+  _globals['_PLUGINDATAUPDATEPARAMS_EXPECTENTRY']._serialized_end=3206
+  _globals['_ROLECONDITIONS']._serialized_start=3208
+  _globals['_ROLECONDITIONS']._serialized_end=3240
+  _globals['_ROLESPECV6']._serialized_start=3242
+  _globals['_ROLESPECV6']._serialized_end=3329
+  _globals['_USERSPECV2']._serialized_start=3331
+  _globals['_USERSPECV2']._serialized_end=3397
+  _globals['_USERV2']._serialized_start=3399
+  _globals['_USERV2']._serialized_end=3523
+  _globals['_ROLEV6']._serialized_start=3525
+  _globals['_ROLEV6']._serialized_end=3649
 # @@protoc_insertion_point(module_scope)
