@@ -76,9 +76,31 @@ def _refuse(check: str) -> _Stop:
     return _Stop(GENERIC, Outcome.REFUSED, check)
 
 
-def _limited(rate: Rate, **filters: Any) -> bool:
+#: Checks a forged body fails. Rows that failed one of them do not count towards the per-user
+#: and per-request limits: anyone who can reach the endpoint could otherwise lock a reviewer
+#: out by sending bodies that merely *claim* to be theirs.
+UNVERIFIED = (
+    "body_too_large",
+    "body_not_json",
+    "body_not_object",
+    "body_field",
+    "context_shape",
+    "signature",
+    "expired",
+    "action",
+    "nonce_binding",
+    "trigger_id",
+    "global_rate",
+    "feature_off",
+)
+
+
+def _limited(rate: Rate, *, verified_only: bool = False, **filters: Any) -> bool:
     since = timezone.now() - timedelta(seconds=rate.seconds)
-    return ReviewAttempt.objects.filter(at__gte=since, **filters).count() >= rate.count
+    rows = ReviewAttempt.objects.filter(at__gte=since, **filters)
+    if verified_only:
+        rows = rows.exclude(failed_check__in=UNVERIFIED)
+    return rows.count() >= rate.count
 
 
 def _parse(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -191,9 +213,9 @@ def _process(cfg: ReviewConfig, body: bytes, row: ReviewAttempt) -> str:
     trigger = _verify(cfg, data, ctx, row)
     if buttons.feature_usable():
         raise _Stop(UNAVAILABLE, Outcome.REFUSED, "feature_gate")
-    if _limited(cfg.per_user, mm_user_id=row.mm_user_id):
+    if _limited(cfg.per_user, verified_only=True, mm_user_id=row.mm_user_id):
         raise _Stop(TOO_MANY, Outcome.RATE_LIMITED, "user_rate")
-    if _limited(cfg.per_request, request_id=row.request_id):
+    if _limited(cfg.per_request, verified_only=True, request_id=row.request_id):
         raise _Stop(TOO_MANY, Outcome.RATE_LIMITED, "request_rate")
     slots = _teleport_slots(cfg.max_concurrent)
     if not slots.acquire(blocking=False):
