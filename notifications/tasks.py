@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from notifications import attempts, reconcile, runtime
+from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.errors import MattermostError
 from notifications.models import Post, Recipient, sending_lease
 from notifications.recipients import resolve
@@ -74,6 +75,8 @@ def sweep_due_posts() -> int:
             first_seen_at__lte=now - sending_lease(),
         ).values_list("pk", flat=True)
     )
+    # Approve/Deny buttons whose signature is about to run out are re-signed (chatreview).
+    ids |= review_buttons.expiring(now)
     for request_id in ids:
         enqueue_reconcile(request_id, why="retry")
     return len(ids)

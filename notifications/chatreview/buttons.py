@@ -9,10 +9,11 @@ buttons is untouched, so it stays byte-exact with the Go plugin's.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.chatreview import config as review_config
@@ -91,6 +92,25 @@ def wanted_buttons(request: AccessRequest, root: Any) -> str:
     except IntegrityError:  # a 128-bit collision: show none this round rather than reuse
         return ""
     return row.nonce
+
+
+def expiring(now: datetime) -> set[str]:
+    """Requests whose shown buttons need a redraw: re-signable ones near their expiry, and
+    any whose signature has run out (the redraw then removes them). For the sweeper:
+    reconcile runs on changes, and a long-lived pending request may have none for a day."""
+    cfg = review_config.get()
+    if cfg is None:
+        return set()
+    from notifications.models import Post
+
+    soon = now + timedelta(seconds=cfg.button_ttl / 4)
+    stale = ButtonNonce.objects.filter(
+        Q(expires_at__lte=now)
+        | Q(expires_at__lte=soon)
+        & (Q(request__expires_at__isnull=True) | Q(request__expires_at__gt=F("expires_at")))
+    ).values("nonce")
+    shown = Post.objects.filter(buttons_sent__in=stale, buttons_wanted=F("buttons_sent"))
+    return set(shown.values_list("request_id", flat=True))
 
 
 def props_for(post: Any) -> dict[str, Any]:

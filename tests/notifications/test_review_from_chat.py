@@ -407,3 +407,27 @@ def test_long_term_request_has_no_buttons_and_a_click_is_refused(chat, live_serv
     assert answer.json() == {"ephemeral_text": GENERIC}
     assert ReviewAttempt.objects.get().failed_check == "long_term"
     assert submits(chat) == 0
+
+
+def test_buttons_near_expiry_are_resigned_by_the_sweeper(chat, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.chatreview.models import ButtonNonce
+    from notifications.tasks import sweep_due_posts
+
+    settings.REVIEW_BUTTON_TTL_S = 400
+    review_config.reset()
+    rid = chat.create(user="bob")  # expires in an hour: longer than one signature
+    chat.reconcile(rid)
+    first = Post.objects.get(request_id=rid, kind="root").buttons_sent
+    assert first and sweep_due_posts() == 0
+    ButtonNonce.objects.filter(pk=first).update(expires_at=timezone.now() + timedelta(seconds=60))
+    assert sweep_due_posts() == 1
+    chat.reconcile(rid)
+    root = Post.objects.get(request_id=rid, kind="root")
+    assert root.buttons_sent == root.buttons_wanted != first
+    ctx = root_of(chat, rid)["props"]["attachments"][0]["actions"][0]["integration"]["context"]
+    assert ctx["n"] == root.buttons_sent
+    assert click(chat, rid, "alice").startswith("Your approval")
