@@ -232,6 +232,8 @@ def _review(cfg: ReviewConfig, ctx: dict[str, Any], row: ReviewAttempt, trigger:
         raise _Stop(BUSY, Outcome.ERROR, "teleport_unreachable")
     try:
         mm_user = users.mattermost_user(runtime.mattermost(), row.mm_user_id)
+        # The name Mattermost itself gives for the verified id, not the body's claim.
+        row.mm_username = str(mm_user.get("username") or row.mm_username)[:255]
         mapping = users.teleport_user(cfg, teleport, mm_user, timeout=cfg.timeout)
     except users.Refused as exc:
         raise _Stop(NOT_ALLOWED, Outcome.REFUSED, exc.check) from None
