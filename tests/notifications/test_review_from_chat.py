@@ -431,3 +431,17 @@ def test_buttons_near_expiry_are_resigned_by_the_sweeper(chat, settings):
     ctx = root_of(chat, rid)["props"]["attachments"][0]["actions"][0]["integration"]["context"]
     assert ctx["n"] == root.buttons_sent
     assert click(chat, rid, "alice").startswith("Your approval")
+
+
+def test_mattermost_refuses_an_internal_address_unless_allowed(chat):
+    rid = chat.create(user="bob")
+    chat.reconcile(rid)
+    post_id, alice = root_of(chat, rid)["id"], chat.mm.user_ids["alice"]
+    chat.mm.state.allowed_untrusted_internal = []  # Mattermost's default: none allowed
+    refused = chat.mm.click(post_id, "approve", alice)
+    assert refused.status_code == 400
+    assert "AllowedUntrustedInternalConnections" in refused.json()["message"]
+    assert submits(chat) == 0 and not ReviewAttempt.objects.exists()
+    chat.mm.state.allowed_untrusted_internal = ["127.0.0.0/8"]
+    assert chat.mm.click(post_id, "approve", alice).status_code == 200
+    assert submits(chat) == 1
