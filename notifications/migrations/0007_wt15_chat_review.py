@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0004_post_retries"),
+        ("notifications", "0006_wt17_rate_limit_state"),
         ("teleportbridge", "0004_wt15_chat_review"),
     ]
 
