@@ -282,7 +282,12 @@ class Demo:
         while time.monotonic() < deadline and not self.stop.is_set():
             self.check_children()
             post = root()
-            if post is not None and "APPROVED" in post["message"]:
+            # Done when the root is redrawn (APPROVED, no buttons) and the thread reply
+            # that reconcile posts after it is there too.
+            replied = post is not None and any(
+                f"{who} reviewed" in r["message"] for r in self.mm.replies(post["id"])
+            )
+            if post is not None and "APPROVED" in post["message"] and replied:
                 return not post["props"].get("attachments")
             self.stop.wait(0.2)
         return False
