@@ -349,6 +349,9 @@ NOTIFY_SENDING_LEASE_SECONDS = _int("NOTIFY_SENDING_LEASE_SECONDS", default=60, 
 # A request may name any number of suggested reviewers; each costs Mattermost lookups and a
 # DM. The first N are notified, the rest recorded on the plan as skipped.
 NOTIFY_MAX_SUGGESTED_REVIEWERS = _int("NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20, minimum=0)
+# Security alerts ([audit] alert_channel): how often runwatcher looks for new anomalies (a
+# correlation over the last 24 hours, so not every few seconds).
+ALERT_SCAN_SECONDS = _int("ALERT_SCAN_SECONDS", default=30, minimum=1)
 
 # Approve/deny from Mattermost (README "Approve from Mattermost"). Off unless both switches
 # are on: the second one acknowledges that a review from chat skips the human's MFA and

@@ -235,6 +235,9 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
             else ("Notification skipped")
         )
         entries.append(TimelineEntry(plan.planned_at, "plan", title, plan.reason))
+    from dashboard.followup_timeline import followup_entries  # it imports TimelineEntry
+
+    entries += followup_entries(req)
     posts = Post.objects.filter(request=req).prefetch_related("attempts_log")
     for post in posts:
         attempts = sorted(post.attempts_log.all(), key=lambda a: a.at)

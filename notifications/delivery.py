@@ -78,7 +78,7 @@ def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary
     posts = Post.objects.filter(request=request).select_related("root")
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     for post in ordered:
-        if post.kind == Post.Kind.REPLY and post.root is not None:
+        if post.kind in Post.THREADED and post.root is not None:
             # The root may have been sent earlier in this very pass: read its id afresh.
             post.root.refresh_from_db()
         if not post.is_due(now):
@@ -109,7 +109,7 @@ def _find_existing(client: MattermostClient, post: Post) -> dict | None:
 def deliver(post: Post, client: MattermostClient) -> Result:
     """One step for one post. Expected failures are recorded on the post, never raised."""
     root_mm_id = ""
-    if post.kind == Post.Kind.REPLY:
+    if post.kind in Post.THREADED:
         root = post.root
         if root is None or not root.mattermost_id:
             return Result(Outcome.WAITING)  # ordering: a reply waits for its root post

@@ -67,7 +67,7 @@ class PostQuerySet(models.QuerySet["Post"]):
         # A reply can only be sent under a root that exists in Mattermost: until then it is
         # not due (a root that failed for good would otherwise re-queue its request's
         # reconcile at every sweep, forever); the root's own delivery brings it along.
-        has_root = ~Q(kind=Post.Kind.REPLY) | (Q(root__isnull=False) & ~Q(root__mattermost_id=""))
+        has_root = ~Q(kind__in=Post.THREADED) | (Q(root__isnull=False) & ~Q(root__mattermost_id=""))
         return self.filter(has_root).filter(
             Q(status=Post.Status.PENDING, created_at__lte=now - grace)
             | Q(status=Post.Status.RETRYING, next_attempt_at__isnull=True)
@@ -91,6 +91,10 @@ class Post(models.Model):
         ROOT = "root"
         REPLY = "reply"
         TEST = "test"
+        # Bridge-only follow-ups (issue 16), same outbox discipline as the two above:
+        DM = "dm"  # a direct message to the requester (followup_models.RequesterContact)
+        REMINDER = "reminder"  # a thread reply under a root: "still waiting for review"
+        ALERT = "alert"  # a security alert or digest (followup_models.SecurityAlert)
 
     class Status(models.TextChoices):
         PENDING = "pending"  # wanted, not yet tried
@@ -137,6 +141,15 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The alert this post carries (kind ALERT), else null.
+    alert = models.ForeignKey(
+        "notifications.SecurityAlert",
+        on_delete=models.CASCADE,
+        related_name="posts",
+        null=True,
+        blank=True,
+    )
+
     objects = PostQuerySet.as_manager()
 
     class Meta:
@@ -166,6 +179,9 @@ class Post(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.mattermost_id or self.key} in {self.channel_id}"
 
+    # Kinds posted as a thread reply under `root` (they wait for it to exist).
+    THREADED = (Kind.REPLY, Kind.REMINDER)
+
     @property
     def is_synced(self) -> bool:
         return (
@@ -176,7 +192,7 @@ class Post(models.Model):
 
     def is_due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> bool:
         """Has this post work to do at `now`? The Python twin of `PostQuerySet.due`."""
-        if self.kind == self.Kind.REPLY and (self.root is None or not self.root.mattermost_id):
+        if self.kind in self.THREADED and (self.root is None or not self.root.mattermost_id):
             return False  # it waits for its root (see PostQuerySet.due)
         if self.status == self.Status.PENDING:
             return self.created_at <= now - grace
@@ -362,6 +378,14 @@ from notifications.chatreview.models import (  # noqa: E402
     ReviewFeatureState,
 )
 
+# The follow-up models (requester contact, reminder schedule, security alerts) live in their
+# own module; imported here so Django registers them with this app.
+from notifications.followup_models import (  # noqa: E402
+    ReminderSchedule,
+    RequesterContact,
+    SecurityAlert,
+)
+
 __all__ = [
     "ButtonNonce",
     "ChannelLookup",
@@ -370,6 +394,9 @@ __all__ = [
     "Post",
     "RateLimitState",
     "Recipient",
+    "ReminderSchedule",
+    "RequesterContact",
     "ReviewAttempt",
     "ReviewFeatureState",
+    "SecurityAlert",
 ]

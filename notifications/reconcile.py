@@ -18,7 +18,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from common.request_log import request_context
-from notifications import delivery, plugindata_codec, plugindata_sync, runtime
+from notifications import delivery, followups, plugindata_codec, plugindata_sync, runtime
 from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
@@ -49,7 +49,7 @@ def reply_key(request_id: str, channel_id: str, review: Review) -> str:
 def root_text(request: AccessRequest, status: str | None = None) -> str:
     state = status or request.state
     addr = WatcherState.get().proxy_public_addr
-    return render_root_post(
+    text = render_root_post(
         RootPostData(
             request_id=request.pk,
             user=request.user,
@@ -60,6 +60,7 @@ def root_text(request: AccessRequest, status: str | None = None) -> str:
             link=request_link(addr, request.pk) if addr else None,
         )
     )
+    return followups.with_reviews(text, request)
 
 
 def reply_text(review: Review) -> str:
@@ -242,6 +243,7 @@ def reconcile_request(request_id: str) -> str:
         if plan.status == NotificationPlan.Status.SKIPPED:
             return f"skipped: {plan.reason}"
         sync_wanted_posts(request)
+        followups.before_delivery(request, plan, sync_wanted_posts)
         result = delivery.deliver_request(request, runtime.mattermost())
         plugindata_sync.write(request, plan)
         counts = result.counts

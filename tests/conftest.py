@@ -68,6 +68,8 @@ def write_config(
     recipients: list[str] | None = None,
     role_to_recipients: dict[str, list[str]] | None = None,
     log_output: str = "stderr",
+    mattermost_extra: str = "",
+    extra_toml: str = "",
 ) -> Path:
     lines = [
         "[teleport]",
@@ -78,6 +80,8 @@ def write_config(
         f'url = "{mattermost_url}"',
         f'token = "{token}"',
     ]
+    if mattermost_extra:  # more [mattermost] keys (the bridge's own options)
+        lines.append(mattermost_extra)
     if recipients is not None:
         lines.append("recipients = [" + ", ".join(f'"{r}"' for r in recipients) + "]")
     if role_to_recipients:
@@ -87,6 +91,8 @@ def write_config(
             for role, rs in role_to_recipients.items()
         ]
     lines += ["", "[log]", f'output = "{log_output}"', 'severity = "DEBUG"', ""]
+    if extra_toml:  # more sections ([reminders], [audit], [web])
+        lines += [extra_toml, ""]
     path.write_text("\n".join(lines))
     return path
 

@@ -12,7 +12,6 @@ pending), then applies thresholds. Every error text is the one the reference quo
 from __future__ import annotations
 
 import fnmatch
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,13 +29,6 @@ class Unavailable(SimulatorError):
     """trace.ConnectionProblem: Auth could not reach its backend."""
 
     code = grpc.StatusCode.UNAVAILABLE
-
-
-@dataclass
-class TeleportUser:
-    name: str
-    traits: dict[str, list[str]] = field(default_factory=dict)
-    roles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -58,38 +50,6 @@ class ReviewPolicy:
     delay: float = 0.0
     #: The next N on-behalf submits fail with UNAVAILABLE.
     fail_unavailable: int = 0
-
-
-class Users:
-    """Teleport users (name, traits, roles) for GetUser/GetUsers; thread-safe."""
-
-    def __init__(self) -> None:
-        # Guards _users: tests add users while handler threads list them.
-        self._lock = threading.Lock()
-        self._users: dict[str, TeleportUser] = {}
-
-    def add(self, name: str, traits: dict[str, Iterable[str]] | None = None) -> TeleportUser:
-        user = TeleportUser(name, {k: list(v) for k, v in (traits or {}).items()})
-        with self._lock:
-            self._users[name] = user
-        return user
-
-    def get(self, name: str) -> TeleportUser | None:
-        with self._lock:
-            return self._users.get(name)
-
-    def all(self) -> list[TeleportUser]:
-        with self._lock:
-            return [self._users[n] for n in sorted(self._users)]
-
-
-def user_message(user: TeleportUser) -> types_pb2.UserV2:
-    msg = types_pb2.UserV2(Kind="user", Version="v2")
-    msg.Metadata.Name = user.name
-    msg.Spec.Roles.extend(user.roles)
-    for key, values in user.traits.items():
-        msg.Spec.Traits.Values[key].Values.extend(values)
-    return msg
 
 
 def _matches(patterns: Iterable[str], name: str) -> bool:

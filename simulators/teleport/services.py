@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from simulators.teleport.errors import BadParameter, NotFound, SimulatorError
-from simulators.teleport.reviewing import user_message
+from simulators.teleport.errors import BadParameter, SimulatorError
 from simulators.teleport.rules import KIND_RULE, filter_rules
 from simulators.teleport.state import KIND_REQUEST, WATCHABLE_KINDS
 from simulators.teleport.watch import Signal
@@ -26,7 +25,9 @@ from teleportbridge.teleport.proto import (
     authservice_pb2,
     authservice_pb2_grpc,
     types_pb2,
+    users_pb2,
 )
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -205,18 +206,17 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
             self.sim.rbac.check("user", ("read",))
         except SimulatorError as err:
             abort(context, err)
-        user = self.sim.users.get(request.Name)
-        if user is None:
-            abort(context, NotFound(f'user "{request.Name}" not found'))
-        return user_message(user)
+        try:
+            return self.sim.users.get(request.Name)
+        except SimulatorError as err:
+            abort(context, err)
 
     def GetUsers(self, request, context):
         try:
             self.sim.rbac.check("user", ("list", "read"))
         except SimulatorError as err:
             abort(context, err)
-        for user in self.sim.users.all():
-            yield user_message(user)
+        yield from self.sim.users.all()
 
     def SetAccessRequestState(self, request, context):
         annotations = {k: list(v.Values) for k, v in request.Annotations.Values.items()}
@@ -281,6 +281,20 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         except SimulatorError as err:
             abort(context, err)
         return authservice_pb2.Events(Items=items, LastKey=last_key)
+
+
+class UsersServicer(users_grpc.UsersServiceServicer):
+    """teleport.users.v1.UsersService: GetUser only (the requester's traits)."""
+
+    def __init__(self, sim: TeleportSimulator) -> None:
+        self.sim = sim
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+            return users_pb2.GetUserResponse(user=self.sim.users.get(request.name))
+        except SimulatorError as err:
+            abort(context, err)
 
 
 class AccessMonitoringRulesServicer(amr_grpc.AccessMonitoringRulesServiceServicer):

@@ -22,13 +22,13 @@ from simulators.teleport.rbac import VERBS, Rbac
 from simulators.teleport.reviewing import (
     ReviewPolicy,
     Unavailable,
-    Users,
     check_caller,
     check_review,
     resolved_state,
 )
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
+from simulators.teleport.users import UserStore
 from simulators.teleport.watch import WatchHub
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2 as amr_pb2,
@@ -76,7 +76,7 @@ class ClusterState:
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
         self.roles = RoleStore()
-        self.users = Users()
+        self.users = UserStore()
         self.review_policy = ReviewPolicy()
         # Set by the gRPC server: interrupts a slow submit's wait when the server stops.
         self.submit_abort = threading.Event()
@@ -438,6 +438,10 @@ class ClusterState:
     def set_role(self, name: str, logins: Sequence[str] = ()) -> None:
         """Create or replace a role with these allowed logins (what GetRole returns)."""
         self.roles.put(name, logins)
+
+    def set_user(self, name: str, **traits: Sequence[str]) -> None:
+        """Create or replace a user with these traits (what GetUser returns)."""
+        self.users.put(name, traits)
 
     # -- access monitoring rules ------------------------------------------------------------
 

@@ -34,7 +34,8 @@ from teleportbridge.teleport.proto import (
 from teleportbridge.teleport.proto import (
     authservice_pb2_grpc as pb_grpc,
 )
-from teleportbridge.teleport.proto import events_pb2, types_pb2
+from teleportbridge.teleport.proto import events_pb2, types_pb2, users_pb2
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class TeleportClient:
         self.timeout = timeout
         self._auth = pb_grpc.AuthServiceStub(connection.channel)
         self._amr = amr_grpc.AccessMonitoringRulesServiceStub(connection.channel)
+        self._users = users_grpc.UsersServiceStub(connection.channel)
 
     def close(self) -> None:
         self.connection.close()
@@ -232,6 +234,14 @@ class TeleportClient:
         """The role's allowed logins (what approving it would grant); needs role [read]."""
         found = self._call("GetRole", self._auth.GetRole, pb.GetRoleRequest(Name=role))
         return list(found.Spec.Allow.Logins)
+
+    # -- users ------------------------------------------------------------------------------
+    def get_user_traits(self, name: str) -> dict[str, list[str]]:
+        """A Teleport user's traits (teleport.users.v1 GetUser); needs user [read]."""
+        found = self._call(
+            "GetUser", self._users.GetUser, users_pb2.GetUserRequest(name=name, with_secrets=False)
+        )
+        return {k: list(v.Values) for k, v in found.user.Spec.Traits.Values.items()}
 
     # -- reviews from chat ------------------------------------------------------------------
     def submit_review_for(

@@ -73,6 +73,11 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     assert "in eng/access-requests: **Status**: ✅ APPROVED" in out.stdout
     assert "in eng/access-requests: **Status**: ❌ DENIED" in out.stdout
     assert "reply in eng/access-requests: carol reviewed the request" in out.stdout
+    # The follow-ups: a reminder, an escalation, a requester DM and a security alert.
+    assert "reply in eng/access-requests: ⏰ Still waiting for review" in out.stdout
+    assert "post  in eng/oncall: **Status**: ⏳ PENDING" in out.stdout
+    assert "in direct message: ✅ Your access request" in out.stdout
+    assert "post  in eng/security-alerts: 🚨 **Access request anomaly**" in out.stdout
     # Approved from Mattermost: the click went through the web server to Teleport.
     assert "alice clicked Approve (HTTP 200): Your approval of" in out.stdout
     assert "reply in eng/access-requests: alice reviewed the request" in out.stdout

@@ -325,6 +325,20 @@ class RoleSpecV6(_message.Message):
     Deny: RoleConditions
     def __init__(self, Allow: _Optional[_Union[RoleConditions, _Mapping]] = ..., Deny: _Optional[_Union[RoleConditions, _Mapping]] = ...) -> None: ...
 
+class RoleV6(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    Spec: RoleSpecV6
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[RoleSpecV6, _Mapping]] = ...) -> None: ...
+
 class UserSpecV2(_message.Message):
     __slots__ = ("Roles", "Traits")
     ROLES_FIELD_NUMBER: _ClassVar[int]
@@ -346,17 +360,3 @@ class UserV2(_message.Message):
     Metadata: Metadata
     Spec: UserSpecV2
     def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[UserSpecV2, _Mapping]] = ...) -> None: ...
-
-class RoleV6(_message.Message):
-    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    SUBKIND_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    METADATA_FIELD_NUMBER: _ClassVar[int]
-    SPEC_FIELD_NUMBER: _ClassVar[int]
-    Kind: str
-    SubKind: str
-    Version: str
-    Metadata: Metadata
-    Spec: RoleSpecV6
-    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[RoleSpecV6, _Mapping]] = ...) -> None: ...

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0006_wt17_rate_limit_state"),
+        ("notifications", "0007_wt16_followups"),
         ("teleportbridge", "0004_wt15_chat_review"),
     ]
 
