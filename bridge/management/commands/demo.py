@@ -117,8 +117,12 @@ class Command(BaseCommand):
         demo.wait_listening(demo.web_port)
         if demo.stop.is_set():
             return
-        # The last seeded request is approved from Mattermost (the Approve button).
-        approved_in_chat = demo.approve_from_chat(ids[-1])
+        # One more request, approved from Mattermost (the Approve button); the seeded
+        # pending one stays pending for the follow-ups' reminders.
+        chat_id = demo.teleport.create_request(
+            user="heidi", roles=["viewer"], reason="Approved with a click in Mattermost"
+        )
+        approved_in_chat = demo.approve_from_chat(chat_id)
         if not web:
             ok = demo.wait_resolved() and approved_in_chat
             demo.stop.set()
