@@ -12,6 +12,7 @@ wait. If the demo is killed outright (SIGKILL), the children get SIGTERM from th
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -107,13 +108,16 @@ class Demo:
     def start_simulators(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         pki = make_cluster("demo.teleport.example.com")
-        self._teleport = TeleportSimulator(pki, proxy_public_addr="teleport.example.com:443")
+        # 18.11: the first Teleport with reviews submitted on a user's behalf (Approve buttons).
+        self._teleport = TeleportSimulator(
+            pki, proxy_public_addr="teleport.example.com:443", server_version="18.11.0"
+        )
         self._teleport.start()
         write_private(
             self.data / "identity", identity_file_text(pki.issue_client(), pki.cluster_name)
         )
         self.addr = self.teleport.address
-        self.env_extra: dict[str, str] = {}
+        self.env_extra: dict[str, str] = review_env(self.web_port)
         if self.via_proxy:
             from simulators.teleport.proxy import ProxySimulator
 
@@ -131,8 +135,14 @@ class Demo:
             mm.add_channel("eng", "oncall", "On call"): "eng/oncall",
             mm.add_channel("eng", "security-alerts", "Security alerts"): "eng/security-alerts",
         }
+        self.mm_users: dict[str, str] = {}
+        requests_channel = next(iter(self.channels))
         for name in ("alice", "bob", "carol", "dave"):
-            mm.add_user(f"{name}@example.com", name)
+            uid = mm.add_user(f"{name}@example.com", name)
+            self.mm_users[name] = uid
+            mm.add_member(requests_channel, uid)
+            # The Teleport user carries its Mattermost id: the mapping buttons rely on.
+            self.teleport.users.add(name, {"mattermost_uid": [uid]})
 
     def write_config(self) -> Path:
         """The plugin TOML; it holds the bot token, so only its owner may read it."""
@@ -164,6 +174,8 @@ class Demo:
             f'output = "{self.data / "runwatcher.log"}"\n'
             'severity = "INFO"\n',
         )
+        # The web server reads it too: the button clicks reach Teleport and Mattermost.
+        self.env_extra["TELEPORT_MATTERMOST_CONFIG"] = str(path)
         return path
 
     def env(self) -> dict[str, str]:
@@ -257,6 +269,46 @@ class Demo:
             reason="self-approved",
         )
         return ids
+
+    def approve_from_chat(self, request_id: str, who: str = "alice", timeout: float = 60) -> bool:
+        """Click Approve as `who` on the request's channel post; True once it is APPROVED.
+
+        The click goes the real way: the Mattermost simulator POSTs the signed callback to
+        the web server, which submits the review to Teleport for `who`; the watcher sees
+        the change and reconcile redraws the post (without buttons)."""
+        deadline = time.monotonic() + timeout
+
+        def root() -> dict | None:
+            channel = next(iter(self.channels))
+            posts = [p for p in self.mm.root_posts(channel) if request_id in p["message"]]
+            return posts[0] if posts else None
+
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
+            post = root()
+            if post is not None and post["props"].get("attachments"):
+                break
+            self.stop.wait(0.2)
+        else:
+            return False
+        answer = self.mm.click(post["id"], "approve", self.mm_users[who])
+        shown = self.mm.ephemerals(self.mm_users[who])
+        self.say(
+            f"  [mattermost] {who} clicked Approve (HTTP {answer.status_code}): "
+            + (shown[-1]["message"] if shown else "(no answer)")
+        )
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.check_children()
+            post = root()
+            # Done when the root is redrawn (APPROVED, no buttons) and the thread reply
+            # that reconcile posts after it is there too.
+            replied = post is not None and any(
+                f"{who} reviewed" in r["message"] for r in self.mm.replies(post["id"])
+            )
+            if post is not None and "APPROVED" in post["message"] and replied:
+                return not post["props"].get("attachments")
+            self.stop.wait(0.2)
+        return False
 
     def wait_posted(self, ids: list[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -387,6 +439,23 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1] if lines else ""
+
+
+def review_env(web_port: int) -> dict[str, str]:
+    """Approve/Deny buttons on, pointing at the demo's web server, with a fresh key."""
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return {
+        "REVIEW_FROM_CHAT_ENABLED": "1",
+        "REVIEW_ACCEPT_MFA_BYPASS": "1",
+        "REVIEW_ACTION_URL": f"http://{HOST}:{web_port}/mattermost/actions",
+        "REVIEW_SIGNING_KEYS": f"demo:{key}",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
 
 
 def demo_password() -> str:

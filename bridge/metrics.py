@@ -134,6 +134,18 @@ class NumbersCollector(Collector):
             "kind",
             n.rejected_by_kind,
         )
+        yield _labelled(
+            CounterMetricFamily,
+            "review_clicks",
+            "Approve/Deny clicks from Mattermost, by outcome",
+            "outcome",
+            n.review_clicks_by_outcome,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "review_blocked",
+            "1 if Teleport refused to take reviews on users' behalf and every button is hidden",
+            value=int(n.review_blocked),
+        )
 
 
 def make_registry(ready: Callable[[], bool] | None = None) -> CollectorRegistry:

@@ -75,17 +75,17 @@ def _seconds(name: str, default: float) -> float:
 DEBUG = _bool("DEBUG", default=False)
 
 
-def _read_secret_file(path: str) -> str:
+def _read_secret_file(path: str, name: str = "SECRET_KEY_FILE") -> str:
     try:
         key = Path(path).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise _invalid("SECRET_KEY_FILE", f"{path} does not exist") from None
+        raise _invalid(name, f"{path} does not exist") from None
     except OSError as exc:
-        raise _invalid("SECRET_KEY_FILE", f"cannot read {path}: {exc.strerror}") from None
+        raise _invalid(name, f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise _invalid("SECRET_KEY_FILE", f"{path} is not UTF-8 text") from None
+        raise _invalid(name, f"{path} is not UTF-8 text") from None
     if not key:
-        raise _invalid("SECRET_KEY_FILE", f"{path} is empty")
+        raise _invalid(name, f"{path} is empty")
     return key
 
 
@@ -364,6 +364,31 @@ if AMR_TIMEZONE and AMR_TIMEZONE != "UTC":
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise _invalid("AMR_TIMEZONE", f"{AMR_TIMEZONE!r} is not a known IANA timezone") from None
 AMR_TRAITS_CACHE_SECONDS = _seconds("AMR_TRAITS_CACHE_SECONDS", default=60.0)
+
+# Approve/deny from Mattermost (README "Approve from Mattermost"). Off unless both switches
+# are on: the second one acknowledges that a review from chat skips the human's MFA and
+# Device Trust. Keys are secrets: "kid:base64url-key,kid2:..." (>= 32 bytes each), or a file
+# holding that text (REVIEW_SIGNING_KEYS_FILE); the first kid signs, all of them verify.
+REVIEW_FROM_CHAT_ENABLED = _bool("REVIEW_FROM_CHAT_ENABLED", default=False)
+REVIEW_ACCEPT_MFA_BYPASS = _bool("REVIEW_ACCEPT_MFA_BYPASS", default=False)
+REVIEW_ACTION_URL = env.str("REVIEW_ACTION_URL", default="").strip()
+_review_keys_file = env.str("REVIEW_SIGNING_KEYS_FILE", default="").strip()
+REVIEW_SIGNING_KEYS = (
+    _read_secret_file(_review_keys_file, "REVIEW_SIGNING_KEYS_FILE")
+    if _review_keys_file
+    else env.str("REVIEW_SIGNING_KEYS", default="")
+)
+REVIEW_MM_USER_ID_TRAIT = env.str("REVIEW_MM_USER_ID_TRAIT", default="mattermost_uid").strip()
+REVIEW_EMAIL_FALLBACK = env.str("REVIEW_EMAIL_FALLBACK", default="never").strip()
+REVIEW_ACTION_TIMEOUT_S = _seconds("REVIEW_ACTION_TIMEOUT_S", default=10.0)
+REVIEW_BUTTON_TTL_S = _int("REVIEW_BUTTON_TTL_S", default=24 * 3600, minimum=300)
+REVIEW_VERIFY_TRIGGER_ID = _bool("REVIEW_VERIFY_TRIGGER_ID", default=True)
+REVIEW_MIN_SERVER_VERSION = env.str("REVIEW_MIN_SERVER_VERSION", default="18.11.0").strip()
+# Clicks per window: "count/seconds".
+REVIEW_RATE_PER_USER = env.str("REVIEW_RATE_PER_USER", default="5/30").strip()
+REVIEW_RATE_PER_REQUEST = env.str("REVIEW_RATE_PER_REQUEST", default="20/60").strip()
+REVIEW_RATE_GLOBAL = env.str("REVIEW_RATE_GLOBAL", default="120/60").strip()
+REVIEW_MAX_CONCURRENT = _int("REVIEW_MAX_CONCURRENT", default=4, minimum=1)
 
 # runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
 # Go plugin's 15 s; keep it below your supervisor's kill timeout.

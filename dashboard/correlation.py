@@ -14,6 +14,8 @@ Anomaly kinds (see `AnomalyKind`):
   Review row (e.g. resolved with `tctl requests approve` by an admin).
 * late_review: the first review came more than AUDIT_LATE_REVIEW_SECONDS (default 24 h)
   after the first root post was sent.
+* chat_review_without_click: Teleport logged a review submitted on a user's behalf
+  (`submitted_by` set) that no Approve/Deny click of ours accounts for (chat_reviews.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from dashboard import chat_reviews
 from dashboard.facts import (
     REVIEW_EVENT,
     annotate_in_bulk,
@@ -46,6 +49,7 @@ class AnomalyKind(StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     RESOLUTION_WITHOUT_REVIEW = "resolution_without_review"
     LATE_REVIEW = "late_review"
+    CHAT_REVIEW_WITHOUT_CLICK = "chat_review_without_click"
 
     @property
     def label(self) -> str:
@@ -81,6 +85,8 @@ class ReviewCorrelation:
     request: AccessRequest | None
     notified_at: datetime | None
     review: Review | None
+    #: For a review submitted on the reviewer's behalf: did a click of ours account for it?
+    chat_click: bool | None = None
 
     @property
     def time_to_review(self) -> timedelta | None:
@@ -198,6 +204,7 @@ def correlate_review_events(events: Iterable[AuditEvent]) -> list[ReviewCorrelat
     matching = Review.objects.filter(request_id__in=ids).order_by("position")
     for row in matching.only("id", "request_id", "author", "position", "created_at"):
         reviews.setdefault((row.request_id, row.author), row)
+    clicks = chat_reviews.submitted_clicks(ids)
     out = []
     for e in events:
         req = requests.get(e.request_id)
@@ -210,7 +217,12 @@ def correlate_review_events(events: Iterable[AuditEvent]) -> list[ReviewCorrelat
             status = ReviewStatus.NO_REVIEW_ROW
         else:
             status = ReviewStatus.MATCHED
-        out.append(ReviewCorrelation(e, status, req, notified.get(e.request_id), review))
+        click = (
+            chat_reviews.has_click(clicks, e.request_id, e.reviewer, e.time)
+            if e.submitted_by
+            else None
+        )
+        out.append(ReviewCorrelation(e, status, req, notified.get(e.request_id), review, click))
     return out
 
 
@@ -249,6 +261,21 @@ def review_anomalies(events: QuerySet[AuditEvent]) -> list[Anomaly]:
     ]
 
 
+def chat_review_anomalies(events: QuerySet[AuditEvent]) -> list[Anomaly]:
+    """Reviews Teleport says a plugin submitted for someone, with no click of ours."""
+    return [
+        Anomaly(
+            AnomalyKind.CHAT_REVIEW_WITHOUT_CLICK,
+            u.request_id,
+            u.at,
+            f"{u.submitted_by} submitted a review ({u.proposed_state or '?'}) as "
+            f"{u.reviewer or '?'} with no matching click in Mattermost",
+            u.event_id,
+        )
+        for u in chat_reviews.unmatched(events)
+    ]
+
+
 def find_anomalies(
     *,
     since: datetime | None = None,
@@ -262,6 +289,7 @@ def find_anomalies(
         annotated = annotate_in_bulk(window_requests(since))
     found = request_anomalies(annotated, now=now)
     found += review_anomalies(review_events(since))
+    found += chat_review_anomalies(review_events(since))
     epoch = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda a: a.at or epoch, reverse=True)
 

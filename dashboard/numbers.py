@@ -17,7 +17,13 @@ from datetime import datetime
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from notifications.models import DeliveryAttempt, Post, sending_lease
+from notifications.models import (
+    DeliveryAttempt,
+    Post,
+    ReviewAttempt,
+    ReviewFeatureState,
+    sending_lease,
+)
 from teleportbridge.models import (
     AccessMonitoringRule,
     AccessRequest,
@@ -56,6 +62,9 @@ class Numbers:
     # (condition does not parse/type-check, or failed to evaluate for some request).
     rules_total: int = 0
     rules_broken: int = 0
+    #: Approve/Deny from Mattermost: clicks by outcome, and 1 while the alert hides buttons.
+    review_clicks_by_outcome: dict[str, int] = field(default_factory=dict)
+    review_blocked: bool = False
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -112,6 +121,7 @@ def numbers(*, now: datetime | None = None) -> Numbers:
     watcher = WatcherState.objects.filter(pk=1).first()
     cursor = AuditCursor.objects.filter(pk=1).first()
     rules = [r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost]
+    clicks = dict(ReviewAttempt.objects.values_list("outcome").annotate(n=Count("pk")))
     rejected = dict(
         RejectedEvent.objects.values_list("kind").annotate(n=Sum("count")).order_by("kind")
     )
@@ -136,6 +146,8 @@ def numbers(*, now: datetime | None = None) -> Numbers:
         rejected_by_kind={k.value: rejected.get(k.value, 0) or 0 for k in RejectedEvent.Kind},
         rules_total=len(rules),
         rules_broken=sum(1 for r in rules if not r.healthy),
+        review_clicks_by_outcome={o.value: clicks.get(o.value, 0) for o in ReviewAttempt.Outcome},
+        review_blocked=bool(ReviewFeatureState.blocked()),
     )
 
 

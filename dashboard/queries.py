@@ -14,10 +14,12 @@ from django.db.models import CharField, Count, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
+from dashboard import chat_reviews
 from dashboard.correlation import (
     Anomaly,
     ReviewCorrelation,
     ReviewStatus,
+    chat_review_anomalies,
     correlate_review_events,
     find_anomalies,
     request_anomalies,
@@ -32,7 +34,7 @@ from dashboard.facts import (
     window_requests,
 )
 from dashboard.numbers import Numbers, numbers
-from notifications.models import DeliveryAttempt, NotificationPlan, Post
+from notifications.models import DeliveryAttempt, NotificationPlan, Post, ReviewAttempt
 from teleportbridge.models import (
     AccessMonitoringRule,
     AccessRequest,
@@ -265,6 +267,28 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
                 review.reason,
             )
         )
+    for click in ReviewAttempt.objects.filter(request_id=req.pk):
+        detail = ", ".join(
+            part
+            for part in (
+                f"as {click.teleport_user} ({click.mapping_method})" if click.teleport_user else "",
+                f"check: {click.failed_check}" if click.failed_check else "",
+                f"Teleport: {click.grpc_code} {click.grpc_message}".strip()
+                if click.grpc_code and click.grpc_code != "OK"
+                else "",
+                f"{click.latency_ms} ms",
+            )
+            if part
+        )
+        entries.append(
+            TimelineEntry(
+                click.at,
+                "chat",
+                f"Mattermost {click.action or 'click'} by @{click.mm_username or '?'}: "
+                f"{click.outcome}",
+                detail,
+            )
+        )
     for ev in AuditEvent.objects.filter(request_id=req.pk):
         who = ev.reviewer or ev.user
         entries.append(
@@ -284,6 +308,7 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
     entries.sort(key=lambda e: e.at or far_future)
     anomalies = request_anomalies([req], now=now)
     anomalies += review_anomalies(review_events().filter(request_id=req.pk))
+    anomalies += chat_review_anomalies(review_events().filter(request_id=req.pk))
     return RequestDetail(
         req,
         entries,
@@ -378,6 +403,8 @@ class Health:
     numbers: Numbers
     #: The plugin's access monitoring rules, with their health.
     rules: list[AccessMonitoringRule] = field(default_factory=list)
+    #: Approve/Deny from Mattermost: shown or not, and why; the blocked alert.
+    chat: chat_reviews.ChatStatus | None = None
 
 
 def health() -> Health:
@@ -392,6 +419,7 @@ def health() -> Health:
         review_events=AuditEvent.objects.filter(event_type=REVIEW_EVENT).count(),
         numbers=n,
         rules=[r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost],
+        chat=chat_reviews.status(),
     )
 
 

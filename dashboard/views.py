@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 from dashboard import queries
 from dashboard.correlation import ReviewStatus
 from dashboard.facts import facts_for
+from notifications.models import ReviewFeatureState
 from teleportbridge.models import RequestState
 
 AUDITOR_PERMISSION = "teleportbridge.view_accessrequest"
@@ -60,6 +61,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "audit_permission_missing": queries.audit_permission_missing(),
         "rejected_total": rejected_total,
         "rejected": rejected,
+        "review_blocked": ReviewFeatureState.blocked(),
     }
     return render(request, "dashboard/overview.html", ctx)
 
@@ -159,5 +161,6 @@ def health(request: HttpRequest) -> HttpResponse:
         "audit_permission_missing": h.numbers.audit_permission_missing,
         "rejected_total": rejected_total,
         "rejected": rejected,
+        "review_blocked": h.chat.blocked if h.chat else "",
     }
     return render(request, "dashboard/health.html", ctx)

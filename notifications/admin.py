@@ -177,3 +177,4 @@ class ChannelLookupAdmin(ReadOnlyAdmin):
 
 # The follow-ups' pages (issue 16), in their own module.
 from notifications import followup_admin  # noqa: E402, F401
+from notifications.chatreview import admin as _chatreview_admin  # noqa: E402,F401  (registers)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from common.backoff import backoff_delay
 from notifications import attempts
+from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.client import MattermostClient
 from notifications.mattermost.errors import PermanentError, TransientError
 from notifications.models import Post
@@ -116,7 +117,9 @@ def deliver(post: Post, client: MattermostClient) -> Result:
     uncertain = post.attempts > 0 and not post.mattermost_id  # an earlier try may have landed
     if not post.claim():
         return Result(Outcome.BUSY)
-    props = {PROPS_KEY: post.key}
+    # Buttons (opt-in, chatreview): part of the wanted state like the text; "" draws none.
+    buttons = post.buttons_wanted
+    props = {PROPS_KEY: post.key, **review_buttons.props_for(post)}
     text = post.text_wanted
     with attempts.recording(post_id=post.pk, request_id=post.request_id or ""):
         try:
@@ -126,19 +129,20 @@ def deliver(post: Post, client: MattermostClient) -> Result:
                     log.info("Adopted post %s created by an interrupted attempt", found["id"])
                     post.adopt(str(found["id"]))
                     if found.get("message") == text:
-                        post.mark_sent(text)
+                        shown = (found.get("props") or {}).get(review_buttons.PROPS_BUTTONS, "")
+                        post.mark_sent(text, buttons=str(shown))
                         return Result(Outcome.SENT)
             if post.mattermost_id:
                 client.update_post(
                     post.mattermost_id, post.channel_id, text, root_id=root_mm_id, props=props
                 )
-                post.mark_sent(text)
+                post.mark_sent(text, buttons=buttons)
                 log.info("Edited %s post %s in %s", post.kind, post.mattermost_id, post.channel_id)
                 return Result(Outcome.SENT)
             created = client.create_post(
                 post.channel_id, text, root_id=root_mm_id, props=props, pending_post_id=post.key
             )
-            post.mark_sent(text, mattermost_id=str(created["id"]))
+            post.mark_sent(text, mattermost_id=str(created["id"]), buttons=buttons)
             log.info("Posted %s %s in channel %s", post.kind, post.mattermost_id, post.channel_id)
             return Result(Outcome.SENT)
         except TransientError as exc:

@@ -75,7 +75,7 @@ class PostQuerySet(models.QuerySet["Post"]):
             | Q(status=Post.Status.SENDING, updated_at__lte=now - sending_lease())
             | (
                 Q(status=Post.Status.SENT, updated_at__lte=now - grace)
-                & ~Q(text_sent=F("text_wanted"))
+                & (~Q(text_sent=F("text_wanted")) | ~Q(buttons_sent=F("buttons_wanted")))
             )
         )
 
@@ -124,6 +124,10 @@ class Post(models.Model):
     )
     text_wanted = models.TextField(blank=True)
     text_sent = models.TextField(blank=True)
+    # Approve/Deny buttons (notifications/chatreview): the nonce of the signed button set the
+    # root should show, "" for none; an edit is due when it differs from what was sent.
+    buttons_wanted = models.CharField(max_length=32, blank=True, default="")
+    buttons_sent = models.CharField(max_length=32, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(
         default=0, help_text="Times a failed attempt was rescheduled (for /metrics)"
@@ -180,7 +184,11 @@ class Post(models.Model):
 
     @property
     def is_synced(self) -> bool:
-        return self.status == self.Status.SENT and self.text_sent == self.text_wanted
+        return (
+            self.status == self.Status.SENT
+            and self.text_sent == self.text_wanted
+            and self.buttons_sent == self.buttons_wanted
+        )
 
     def is_due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> bool:
         """Has this post work to do at `now`? The Python twin of `PostQuerySet.due`."""
@@ -193,7 +201,8 @@ class Post(models.Model):
         if self.status == self.Status.SENDING:
             return self.updated_at <= now - sending_lease()
         if self.status == self.Status.SENT:
-            return self.text_sent != self.text_wanted and self.updated_at <= now - grace
+            changed = self.text_sent != self.text_wanted or self.buttons_sent != self.buttons_wanted
+            return changed and self.updated_at <= now - grace
         return False  # FAILED waits for a human ("retry now")
 
     # -- transitions ------------------------------------------------------------------------
@@ -238,9 +247,14 @@ class Post(models.Model):
         ).update(mattermost_id=mattermost_id)
         self.mattermost_id = mattermost_id
 
-    def mark_sent(self, text: str, *, mattermost_id: str | None = None) -> bool:
-        """Mattermost shows `text` (created now when `mattermost_id` is given, else edited)."""
+    def mark_sent(
+        self, text: str, *, mattermost_id: str | None = None, buttons: str | None = None
+    ) -> bool:
+        """Mattermost shows `text` (created now when `mattermost_id` is given, else edited),
+        with the button set `buttons` (a nonce, "" for none; None leaves the record alone)."""
         fields: dict[str, Any] = {"status": self.Status.SENT, "text_sent": text, "last_error": ""}
+        if buttons is not None:
+            fields["buttons_sent"] = buttons
         if mattermost_id is not None:
             fields.update(mattermost_id=mattermost_id, sent_at=timezone.now())
         fields["next_attempt_at"] = None
@@ -362,6 +376,14 @@ class RateLimitState(models.Model):
         return f"rate limit {self.burst_limit} burst, {rate}"
 
 
+# The approve-from-Mattermost rows live in their own module; importing them here registers
+# them with the notifications app.
+from notifications.chatreview.models import (  # noqa: E402
+    ButtonNonce,
+    ReviewAttempt,
+    ReviewFeatureState,
+)
+
 # The follow-up models (requester contact, reminder schedule, security alerts) live in their
 # own module; imported here so Django registers them with this app.
 from notifications.followup_models import (  # noqa: E402
@@ -371,6 +393,7 @@ from notifications.followup_models import (  # noqa: E402
 )
 
 __all__ = [
+    "ButtonNonce",
     "ChannelLookup",
     "DeliveryAttempt",
     "NotificationPlan",
@@ -379,5 +402,7 @@ __all__ = [
     "Recipient",
     "ReminderSchedule",
     "RequesterContact",
+    "ReviewAttempt",
+    "ReviewFeatureState",
     "SecurityAlert",
 ]

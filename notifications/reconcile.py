@@ -26,6 +26,7 @@ from notifications import (
     requested_resources,
     runtime,
 )
+from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, route_request
@@ -285,6 +286,11 @@ def sync_wanted_posts(request: AccessRequest) -> None:
     Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
         text_wanted=text
     )
+    for root in roots:
+        # Approve/Deny buttons (opt-in): level-triggered like the text; "" removes them.
+        buttons = review_buttons.wanted_buttons(request, root)
+        if buttons != root.buttons_wanted:
+            Post.objects.filter(pk=root.pk).update(buttons_wanted=buttons)
     for review in request.reviews.order_by("position"):
         for root in roots:
             _ensure_reply(review, root)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from notifications import alerts, attempts, reconcile, runtime
+from notifications.chatreview import buttons as review_buttons
 from notifications.claims import release_dead_claims
 from notifications.mattermost.errors import MattermostError
 from notifications.models import Post, Recipient, sending_lease
@@ -111,6 +112,8 @@ def sweep_due_posts(*, at_start: bool = False) -> int:
             first_seen_at__lte=now - (timedelta(0) if at_start else sending_lease()),
         ).values_list("pk", flat=True)
     )
+    # Approve/Deny buttons whose signature is about to run out are re-signed (chatreview).
+    ids |= review_buttons.expiring(now)
     for request_id in ids:
         enqueue_reconcile(request_id, why="retry")
     return len(ids)

@@ -287,6 +287,7 @@ def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
         fields = {
             "user": sanitize.fit(ev.User.User, 255),
             "reviewer": sanitize.fit(ev.Reviewer, 255),
+            "submitted_by": sanitize.fit(ev.SubmittedBy, 255),
             "proposed_state": sanitize.fit(ev.ProposedState, 16),
             "state": sanitize.fit(ev.RequestState, 16),
             "reason": sanitize.text(ev.Reason),

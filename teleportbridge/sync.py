@@ -93,6 +93,10 @@ def request_fields(req: types_pb2.AccessRequestV3) -> dict:
         "system_annotations": _label_values(spec.SystemAnnotations),
         "resolve_annotations": _label_values(spec.ResolveAnnotations),
         "revision": sanitize.fit(req.Metadata.Revision, 128),
+        # LONG_TERM (access-list promotion) never gets Approve/Deny buttons.
+        "request_kind": types_pb2.AccessRequestKind.Name(spec.RequestKind)
+        if spec.RequestKind in types_pb2.AccessRequestKind.values()
+        else "",
     }
 
 

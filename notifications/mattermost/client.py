@@ -113,6 +113,14 @@ class MattermostClient:
         """The bot's own user: the cheapest check that URL and token work."""
         return self._call("GET", "/users/me", etag=True)
 
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        """A user by id (who clicked a button): is_bot, delete_at, email when visible."""
+        return self._call("GET", f"/users/{go_path_escape(user_id)}", etag=True)
+
+    def get_client_config(self) -> dict[str, Any]:
+        """The limited client config (no login needed): the trigger_id signing key."""
+        return self._call("GET", "/config/client", params={"format": "old"})
+
     def get_user_by_email(self, email: str) -> dict[str, Any]:
         """Resolve an email recipient to a user (403 if the server hides emails from us)."""
         return self._call("GET", f"/users/email/{go_path_escape(email)}", etag=True)

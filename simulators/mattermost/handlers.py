@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from simulators.mattermost import posts
+from simulators.mattermost import actions, posts
 from simulators.mattermost.state import ApiError, SimState, new_id
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ _SEG = "([^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/api/v4/system/ping"), "ping"),
     ("GET", re.compile(r"/api/v4/users/me"), "get_me"),
+    ("GET", re.compile(r"/api/v4/config/client"), "client_config"),
+    ("POST", re.compile(rf"/api/v4/posts/{_SEG}/actions/{_SEG}"), "do_action"),
     ("GET", re.compile(rf"/api/v4/users/email/{_SEG}"), "get_user_by_email"),
     ("GET", re.compile(rf"/api/v4/users/username/{_SEG}"), "get_user_by_username"),
     ("POST", re.compile(r"/api/v4/channels/direct"), "create_direct"),
@@ -32,8 +34,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("PUT", re.compile(rf"/api/v4/posts/{_SEG}/patch"), "patch_post"),
     ("PUT", re.compile(rf"/api/v4/posts/{_SEG}"), "update_post"),
     ("GET", re.compile(rf"/api/v4/posts/{_SEG}"), "get_post"),
+    ("GET", re.compile(rf"/api/v4/users/{_SEG}"), "get_user"),
 ]
-_NO_AUTH = {"ping"}
+_NO_AUTH = {"ping", "client_config"}
 
 
 class _DropResponse(Exception):
@@ -142,6 +145,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _authenticate(self) -> str:
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         # The scheme is case-insensitive: Teleport sends "BEARER".
+        user_id = self.state.user_tokens.get(token.strip())
+        if scheme.lower() == "bearer" and user_id:
+            return user_id  # a human's session: only clicks use it in the simulator
         if scheme.lower() != "bearer" or token.strip() != self.state.bot_token:
             raise ApiError(
                 401,
@@ -204,6 +210,16 @@ class RequestHandler(BaseHTTPRequestHandler):
     def r_get_me(self, params: list[str]) -> Result:
         return self._etagged(*self.state.get_me(self.caller))
 
+    def r_get_user(self, params: list[str]) -> Result:
+        return self._etagged(*self.state.get_user(params[0]))
+
+    def r_client_config(self, params: list[str]) -> Result:
+        # format=old, no login needed; only the key the bridge reads (and the version).
+        return 200, {"AsymmetricSigningPublicKey": self.sim.signer.public_key_b64}, {}
+
+    def r_do_action(self, params: list[str]) -> Result:
+        return 200, actions.perform(self.state, self.sim.signer, self.caller, *params), {}
+
     def r_get_user_by_email(self, params: list[str]) -> Result:
         return self._etagged(*self.state.get_user_by_email(params[0]))
 
@@ -229,6 +245,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         page_list = self.state.channel_posts(
             self.caller, params[0], number("page", 0), number("per_page", 60), since
         )
+        page_list["posts"] = {
+            k: actions.strip_integrations(v) for k, v in page_list["posts"].items()
+        }
         return 200, page_list, {}
 
     def r_create_post(self, params: list[str]) -> Result:
@@ -245,13 +264,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         except BaseException:
             posts.abort_create(self.state, pending)
             raise
-        return 201, post, {}
+        return 201, actions.strip_integrations(post), {}
 
     def r_update_post(self, params: list[str]) -> Result:
-        return 200, posts.update_post(self.state, self.caller, params[0], self._json()), {}
+        post = posts.update_post(self.state, self.caller, params[0], self._json())
+        return 200, actions.strip_integrations(post), {}
 
     def r_patch_post(self, params: list[str]) -> Result:
-        return 200, posts.patch_post(self.state, self.caller, params[0], self._json()), {}
+        post = posts.patch_post(self.state, self.caller, params[0], self._json())
+        return 200, actions.strip_integrations(post), {}
 
     def r_get_post(self, params: list[str]) -> Result:
-        return 200, self.state.get_post(self.caller, params[0]), {}
+        return 200, actions.strip_integrations(self.state.get_post(self.caller, params[0])), {}

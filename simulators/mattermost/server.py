@@ -14,7 +14,10 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+import requests
+
 from simulators.base import SimulatorServer
+from simulators.mattermost.actions import TriggerSigner
 from simulators.mattermost.faults import Faults, rule
 from simulators.mattermost.handlers import RequestHandler
 from simulators.mattermost.ratelimit import Decision, GcraLimiter
@@ -70,6 +73,7 @@ class MattermostSimulator(SimulatorServer):
         super().__init__(host, port)
         self.state = SimState(bot_token=bot_token, max_post_runes=max_post_runes)
         self.faults = Faults()
+        self.signer = TriggerSigner()  # signs trigger_id; public key in /config/client
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()  # interrupts latency/pause waits on stop()
         # Guards request_log and the in-flight counter.
@@ -139,6 +143,36 @@ class MattermostSimulator(SimulatorServer):
 
     def add_user(self, email: str, username: str) -> str:
         return self.state.add_user(email, username)
+
+    def add_bot(self, email: str, username: str) -> str:
+        return self.state.add_bot(email, username)
+
+    def deactivate_user(self, user_id: str) -> None:
+        self.state.deactivate_user(user_id)
+
+    def user_token(self, user_id: str) -> str:
+        return self.state.user_token(user_id)
+
+    def click(self, post_id: str, action_id: str, user_id: str) -> requests.Response:
+        """Click a button as `user_id`, over HTTP like a Mattermost client."""
+        return requests.post(
+            f"{self.url}/api/v4/posts/{post_id}/actions/{action_id}",
+            headers={"Authorization": f"Bearer {self.user_token(user_id)}"},
+            json={},
+            timeout=self.state.integration_timeout + 10,
+        )
+
+    def ephemerals(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Ephemeral texts shown, in order (optionally to one user)."""
+        with self.state.lock:
+            return [
+                dict(e) for e in self.state.ephemerals if user_id is None or e["user_id"] == user_id
+            ]
+
+    @property
+    def action_log(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [dict(a) for a in self.state.action_log]
 
     def touch_user(self, user_id: str) -> None:
         self.state.touch_user(user_id)

@@ -77,6 +77,14 @@ class SimState:
     dedup: dict[str, tuple[str, float]] = field(default_factory=dict)
     clock_offset: float = 0.0
     bot_id: str = ""
+    # Interactive messages (actions.py): user session tokens, what each click did, the
+    # ephemeral texts shown to each user, the network rule and the integration timeout.
+    user_tokens: dict[str, str] = field(default_factory=dict)  # token -> user id
+    action_log: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    # AllowedUntrustedInternalConnections; None = no address check (tests on 127.0.0.1).
+    allowed_untrusted_internal: list[str] | None = None
+    integration_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         self.bot_id = self._insert_user("teleport@bots.local", "teleport", is_bot=True)
@@ -114,6 +122,72 @@ class SimState:
     def add_user(self, email: str, username: str) -> str:
         with self.lock:
             return self._insert_user(email, username)
+
+    def user_token(self, user_id: str) -> str:
+        """A session token for a (human) user, to click buttons as them."""
+        with self.lock:
+            for token, owner in self.user_tokens.items():
+                if owner == user_id:
+                    return token
+            token = new_id()
+            self.user_tokens[token] = user_id
+            return token
+
+    def get_user(self, user_id: str) -> tuple[dict[str, Any], str]:
+        """GET /users/{id}: email blanked when Show Email Address is off (bot callers)."""
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None:
+                raise ApiError(404, "app.user.missing_account.const", "Unable to find the user.")
+            out = copy.deepcopy(user)
+            if self.hide_emails:
+                out["email"] = ""
+            return out, self._user_etag(user)
+
+    def record_action(self, user_id: str, post_id: str, action_id: str, **fields: Any) -> None:
+        with self.lock:
+            self.action_log.append(
+                {"user_id": user_id, "post_id": post_id, "action_id": action_id, **fields}
+            )
+
+    def apply_action_reply(
+        self, user_id: str, post_id: str, action_id: str, reply: dict[str, Any]
+    ) -> None:
+        """The integration answered 200: apply `update`, show `ephemeral_text` to the user."""
+        with self.lock:
+            post = self.posts[post_id]
+            update = reply.get("update")
+            if isinstance(update, dict):
+                if "message" in update:
+                    post["message"] = str(update["message"])
+                if isinstance(update.get("props"), dict):
+                    props = dict(update["props"])
+                    if post["props"].get("from_bot"):
+                        props["from_bot"] = "true"
+                    post["props"] = props
+                post["update_at"] = post["edit_at"] = self.now_ms()
+            text = reply.get("ephemeral_text")
+            if text:
+                self.ephemerals.append(
+                    {
+                        "user_id": user_id,
+                        "channel_id": post["channel_id"],
+                        "root_id": post["root_id"] or post_id,
+                        "message": str(text),
+                    }
+                )
+            self.action_log.append(
+                {"user_id": user_id, "post_id": post_id, "action_id": action_id, "status": 200}
+            )
+
+    def deactivate_user(self, user_id: str) -> None:
+        with self.lock:
+            self.users[user_id]["delete_at"] = self.now_ms()
+            self.users[user_id]["update_at"] = self.now_ms()
+
+    def add_bot(self, email: str, username: str) -> str:
+        with self.lock:
+            return self._insert_user(email, username, is_bot=True)
 
     def touch_user(self, user_id: str) -> None:
         """Bump update_at so the user's ETag changes."""

@@ -123,6 +123,7 @@ class AuditLog:
         reviewer: str = "",
         proposed_state: str = "",
         delegator: str = "",
+        submitted_by: str = "",
         resources: Iterable[tuple[str, str, str]] = (),
         expires: dt.datetime | None = None,
         time: dt.datetime | None = None,
@@ -146,6 +147,7 @@ class AuditLog:
         ev.Reviewer = reviewer
         ev.ProposedState = proposed_state
         ev.Delegator = delegator
+        ev.SubmittedBy = submitted_by
         for cluster, kind, name in resources:
             ev.RequestedResourceIDs.add(ClusterName=cluster, Kind=kind, Name=name)
         return self._store(item, ev.Metadata, time)

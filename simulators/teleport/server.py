@@ -169,6 +169,7 @@ class TeleportSimulator(SimulatorServer, ClusterState):
     # -- lifecycle --------------------------------------------------------------------------
 
     def _open(self, port: int) -> tuple[grpc.Server, int]:
+        self.submit_abort.clear()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="sim"),
             interceptors=[_Interceptor(self)],
@@ -195,6 +196,7 @@ class TeleportSimulator(SimulatorServer, ClusterState):
     def _close(self, server: grpc.Server) -> None:
         # Stop first so open streams end with an error status (as when Auth goes away), then
         # release any handler still parked on its queue. State is kept for a restart.
+        self.submit_abort.set()  # a deliberately slow SubmitAccessReview returns now
         server.stop(0).wait()
         self.hub.close_all()
 

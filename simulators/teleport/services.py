@@ -177,14 +177,47 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
 
     def SubmitAccessReview(self, request, context):
         review = request.Review
-        author = review.Author or _peer_user(context)
-        state = review.ProposedState or types_pb2.APPROVED
+        caller = _peer_user(context)
+        author = review.Author or caller
+        on_behalf = review.submitted_on_behalf_of_author
+        policy = self.sim.review_policy
         try:
+            # Without field 12 the simulator keeps its old shortcut (tests review as anyone);
+            # with it, Auth's on-behalf path and its checks (reviewing.py).
+            if on_behalf or policy.mfa_required:
+                return self.sim.submit_review(
+                    request.RequestID,
+                    caller=caller,
+                    author=author,
+                    state=review.ProposedState,
+                    reason=review.Reason,
+                    on_behalf=on_behalf,
+                )
+            state = review.ProposedState or types_pb2.APPROVED
             return self.sim.review(
                 request.RequestID, author, state, review.Reason, roles=list(review.Roles)
             )
         except SimulatorError as err:
             abort(context, err)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+        except SimulatorError as err:
+            abort(context, err)
+        try:
+            return self.sim.users.user(request.Name)
+        except SimulatorError as err:
+            abort(context, err)
+
+    def GetUsers(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("list", "read"))
+        except SimulatorError as err:
+            abort(context, err)
+        yield from self.sim.users.all()
 
     def SetAccessRequestState(self, request, context):
         annotations = {k: list(v.Values) for k, v in request.Annotations.Values.items()}
@@ -230,15 +263,6 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         try:
             self.sim.rbac.check("role", ("read",))
             return self.sim.roles.get(request.Name)
-        except SimulatorError as err:
-            abort(context, err)
-
-    # -- users ------------------------------------------------------------------------------
-
-    def GetUser(self, request, context):
-        try:
-            self.sim.rbac.check("user", ("read",))
-            return self.sim.users.user(request.Name)
         except SimulatorError as err:
             abort(context, err)
 

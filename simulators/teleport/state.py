@@ -20,6 +20,13 @@ from simulators.teleport.errors import BadParameter, NotFound
 from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
 from simulators.teleport.resources import ResourceStore
+from simulators.teleport.reviewing import (
+    ReviewPolicy,
+    Unavailable,
+    check_caller,
+    check_review,
+    resolved_state,
+)
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
 from simulators.teleport.users import UserStore
@@ -72,6 +79,9 @@ class ClusterState:
         self.roles = RoleStore()
         self.users = UserStore()
         self.resources = ResourceStore()
+        self.review_policy = ReviewPolicy()
+        # Set by the gRPC server: interrupts a slow submit's wait when the server stops.
+        self.submit_abort = threading.Event()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -160,6 +170,7 @@ class ClusterState:
         created: dt.datetime | None = None,
         expires: dt.datetime | None = None,
         system_annotations: Mapping[str, Sequence[str]] | None = None,
+        request_kind: str = "",
     ) -> str:
         """Create a PENDING request (PUT event + access_request.create audit); returns its id.
 
@@ -185,6 +196,10 @@ class ClusterState:
             spec.RequestedResourceIDs.append(self._resource_id(resource, self.cluster_name))
         for key, values in (system_annotations or {}).items():
             spec.SystemAnnotations.Values[key].Values.extend(values)
+        if request_kind:
+            spec.RequestKind = cast(
+                "types_pb2.AccessRequestKind", types_pb2.AccessRequestKind.Value(request_kind)
+            )
         with self._lock:
             if request_id in self._requests:
                 raise BadParameter(f'access request "{request_id}" already exists')
@@ -249,6 +264,58 @@ class ClusterState:
                 reason=reason,
                 reviewer=author,
                 proposed_state=_state_name(proposed),
+            )
+            return _copy_request(req)
+
+    def submit_review(
+        self,
+        request_id: str,
+        *,
+        caller: str,
+        author: str,
+        state: int,
+        reason: str = "",
+        on_behalf: bool = False,
+    ) -> types_pb2.AccessRequestV3:
+        """SubmitAccessReview as Auth runs it (see reviewing.py); returns the updated request."""
+        policy = self.review_policy
+        check_caller(policy, caller, author, on_behalf)
+        if policy.delay:
+            self.submit_abort.wait(policy.delay)  # a slow Auth: the caller's deadline runs out
+        with self._lock:
+            if policy.fail_unavailable > 0:
+                policy.fail_unavailable -= 1
+                raise Unavailable("connection problem: backend unavailable")
+            try:
+                req = self._get(request_id)
+            except NotFound:
+                raise NotFound(
+                    f'cannot apply review to access request "{request_id}" (not found)'
+                ) from None
+            check_review(policy, req, request_id, author, state)
+            review = req.Spec.Reviews.add(
+                Author=author, ProposedState=cast("RequestState", state), Reason=reason
+            )
+            review.Created.CopyFrom(ts(self.clock()))
+            submitted_by = caller if on_behalf and not policy.old_server else ""
+            review.SubmittedBy = submitted_by
+            review.submitted_on_behalf_of_author = bool(submitted_by)
+            new_state = resolved_state(policy, req, request_id)
+            if new_state != RequestState.PENDING:
+                req.Spec.State = cast("RequestState", new_state)
+                req.Spec.ResolveReason = reason
+            req.Metadata.Revision = str(uuid.uuid4())
+            self._put(KIND_REQUEST, req)
+            self.audit.emit_request_event(
+                "access_request.review",
+                request_id,
+                user=author,
+                roles=list(req.Spec.Roles),
+                state=_state_name(req.Spec.State),
+                reason=reason,
+                reviewer=author,
+                proposed_state=_state_name(state),
+                submitted_by=submitted_by,
             )
             return _copy_request(req)
 

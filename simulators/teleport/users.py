@@ -68,3 +68,13 @@ class UserStore:
                 traits=[trait_pb2.Trait(key=k, values=v) for k, v in sorted(traits.items())]
             ),
         )
+
+    def add(self, name: str, traits: Mapping[str, Sequence[str]] | None = None) -> None:
+        """`put` with no traits by default (reviews from chat: a user to map to)."""
+        self.put(name, traits or {})
+
+    def all(self) -> list[types_pb2.UserV2]:
+        """Every user, sorted by name, as the legacy GetUsers stream returns them."""
+        with self._lock:
+            names = sorted(self._traits)
+        return [self.user(name) for name in names]

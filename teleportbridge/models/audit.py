@@ -19,6 +19,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, db_index=True, blank=True)
     user = models.CharField(max_length=255, blank=True)
     reviewer = models.CharField(max_length=255, blank=True)
+    # Who submitted a review for `reviewer` (a plugin such as this bridge); "" for a human's own.
+    submitted_by = models.CharField(max_length=255, blank=True)
     proposed_state = models.CharField(max_length=16, blank=True)
     state = models.CharField(max_length=16, blank=True)
     reason = models.TextField(blank=True)

@@ -49,6 +49,8 @@ class AccessRequest(models.Model):
     system_annotations = models.JSONField(default=dict)
     resolve_annotations = models.JSONField(default=dict)
     revision = models.CharField(max_length=128, blank=True)
+    # SHORT_TERM / LONG_TERM / REQUEST_KIND_UNDEFINED as Teleport says ("" if unknown).
+    request_kind = models.CharField(max_length=32, blank=True, default="")
     # Hash of the last applied spec: the same event twice is a no-op (idempotent upsert).
     fingerprint = models.CharField(max_length=64, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)

@@ -332,6 +332,38 @@ class TeleportClient:
                 return found
             request.StartKey = resp.NextKey
 
+    # -- reviews from chat ------------------------------------------------------------------
+    def submit_review_for(
+        self, request_id: str, author: str, approve: bool, *, reason: str = "", timeout: float
+    ) -> types_pb2.AccessRequestV3:
+        """SubmitAccessReview on behalf of `author` (field 12): Auth checks the bridge's
+        review_requests.submit_for_users, then reviews as `author` with *their* permissions."""
+        review = types_pb2.AccessReview(
+            Author=author,
+            ProposedState=types_pb2.APPROVED if approve else types_pb2.DENIED,
+            Reason=reason,
+            submitted_on_behalf_of_author=True,
+        )
+        review.Created.GetCurrentTime()
+        return self._call(
+            "SubmitAccessReview",
+            self._auth.SubmitAccessReview,
+            types_pb2.AccessReviewSubmission(RequestID=request_id, Review=review),
+            timeout,
+        )
+
+    def get_user(self, name: str, timeout: float | None = None) -> types_pb2.UserV2:
+        """One Teleport user (no secrets); NotFound when there is none. Needs user [read]."""
+        return self._call("GetUser", self._auth.GetUser, pb.GetUserRequest(Name=name), timeout)
+
+    def list_users(self, timeout: float | None = None) -> list[types_pb2.UserV2]:
+        """Every Teleport user (no secrets). Needs user [list, read]."""
+        try:
+            stream = self._auth.GetUsers(pb.GetUsersRequest(), timeout=timeout or self.timeout)
+            return list(stream)
+        except grpc.RpcError as exc:
+            raise classify_rpc_error(exc, "GetUsers") from None
+
     # -- plugin data ------------------------------------------------------------------------
     def get_plugin_data(self, request_id: str, plugin: str) -> dict[str, str] | None:
         """The plugin's entry for one request, or None when it has none."""

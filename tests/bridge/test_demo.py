@@ -78,6 +78,9 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     assert "post  in eng/oncall: **Status**: ⏳ PENDING" in out.stdout
     assert "in direct message: ✅ Your access request" in out.stdout
     assert "post  in eng/security-alerts: 🚨 **Access request anomaly**" in out.stdout
+    # Approved from Mattermost: the click went through the web server to Teleport.
+    assert "alice clicked Approve (HTTP 200): Your approval of" in out.stdout
+    assert "reply in eng/access-requests: alice reviewed the request" in out.stdout
     log = (data / "runwatcher.log").read_text()
     path = "through the Proxy" if via_proxy else "direct to Auth"
     assert path in log and "Successfully shut down" in log

@@ -148,7 +148,7 @@ def test_auditor_reads_overview_timeline_and_audit(page, history):
     # Audit page: correlation status per review event, and the CSV export link.
     page.get_by_role("link", name="Audit").click()
     statuses = {
-        row.locator("td").nth(1).inner_text(): row.locator("td").nth(7).inner_text()
+        row.locator("td").nth(1).inner_text(): row.locator("td").nth(8).inner_text()
         for row in page.locator("tbody tr").all()
     }
     assert statuses == {"0f9e-approved": "matched", "dead-beef-unknown": "unknown_request"}

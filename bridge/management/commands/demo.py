@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from bridge.demo import HOST, Demo, demo_password, port_taken
+from bridge.demo import HOST, Demo, demo_password, free_port, port_taken
 
 
 class Command(BaseCommand):
@@ -54,6 +54,8 @@ class Command(BaseCommand):
             data.mkdir(parents=True, exist_ok=True)
             for old in data.glob("demo.sqlite3*"):
                 old.unlink()
+        if not web:
+            port = free_port()  # the web server still runs: it takes the button clicks
         demo = Demo(data, web_port=port, via_proxy=opts["via_proxy"], say=self.say)
         demo.install_signal_handlers()
         try:
@@ -99,30 +101,35 @@ class Command(BaseCommand):
             log="runwatcher.out",
             label="runwatcher",
         )
-        if web:
-            demo.spawn(
-                "runserver",
-                f"{HOST}:{demo.web_port}",
-                "--noreload",
-                log="web.log",
-                label=f"the web server on {HOST}:{demo.web_port}",
-            )
+        demo.spawn(
+            "runserver",
+            f"{HOST}:{demo.web_port}",
+            "--noreload",
+            log="web.log",
+            label=f"the web server on {HOST}:{demo.web_port}",
+        )
         echo = threading.Thread(target=demo.echo_posts, daemon=True)
         echo.start()
         ids = demo.seed()
         if demo.stop.is_set():
             return
         say(self.style.SUCCESS(f"Seeded {len(ids)} access requests; posts arrive below."))
+        demo.wait_listening(demo.web_port)
+        if demo.stop.is_set():
+            return
+        # One more request, approved from Mattermost (the Approve button); the seeded
+        # pending one stays pending for the follow-ups' reminders.
+        chat_id = demo.teleport.create_request(
+            user="heidi", roles=["viewer"], reason="Approved with a click in Mattermost"
+        )
+        approved_in_chat = demo.approve_from_chat(chat_id)
         if not web:
-            ok = demo.wait_resolved()
+            ok = demo.wait_resolved() and approved_in_chat
             demo.stop.set()
             echo.join(timeout=5)
             demo.echo_once()
             if not ok:
                 raise CommandError("the seeded history did not reach Mattermost in time")
-            return
-        demo.wait_listening(demo.web_port)
-        if demo.stop.is_set():
             return
         say(
             self.style.SUCCESS(

@@ -228,3 +228,9 @@ class GetUserRequest(_message.Message):
     Name: str
     WithSecrets: bool
     def __init__(self, Name: _Optional[str] = ..., WithSecrets: _Optional[bool] = ...) -> None: ...
+
+class GetUsersRequest(_message.Message):
+    __slots__ = ("WithSecrets",)
+    WITHSECRETS_FIELD_NUMBER: _ClassVar[int]
+    WithSecrets: bool
+    def __init__(self, WithSecrets: _Optional[bool] = ...) -> None: ...

@@ -96,6 +96,11 @@ class AuthServiceStub:
                 request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.SerializeToString,
                 response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.FromString,
                 _registered_method=True)
+        self.GetUsers = channel.unary_stream(
+                '/proto.AuthService/GetUsers',
+                request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUsersRequest.SerializeToString,
+                response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -173,6 +178,12 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +246,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ListResources,
                     request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.FromString,
                     response_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.SerializeToString,
+            ),
+            'GetUsers': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetUsers,
+                    request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUsersRequest.FromString,
+                    response_serializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,6 +577,33 @@ class AuthService:
             '/proto.AuthService/ListResources',
             teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.SerializeToString,
             teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/proto.AuthService/GetUsers',
+            teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUsersRequest.SerializeToString,
+            teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,7 +61,7 @@ class ResourceID(_message.Message):
     def __init__(self, ClusterName: _Optional[str] = ..., Kind: _Optional[str] = ..., Name: _Optional[str] = ..., SubResourceName: _Optional[str] = ...) -> None: ...
 
 class AccessRequestCreate(_message.Message):
-    __slots__ = ("Metadata", "User", "Resource", "Roles", "RequestID", "RequestState", "Delegator", "Reason", "Annotations", "Reviewer", "ProposedState", "RequestedResourceIDs", "MaxDuration", "PromotedAccessListName", "AssumeStartTime")
+    __slots__ = ("Metadata", "User", "Resource", "Roles", "RequestID", "RequestState", "Delegator", "Reason", "Annotations", "Reviewer", "ProposedState", "RequestedResourceIDs", "MaxDuration", "PromotedAccessListName", "AssumeStartTime", "SubmittedBy")
     METADATA_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class AccessRequestCreate(_message.Message):
     MAXDURATION_FIELD_NUMBER: _ClassVar[int]
     PROMOTEDACCESSLISTNAME_FIELD_NUMBER: _ClassVar[int]
     ASSUMESTARTTIME_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTEDBY_FIELD_NUMBER: _ClassVar[int]
     Metadata: Metadata
     User: UserMetadata
     Resource: ResourceMetadata
@@ -92,7 +93,8 @@ class AccessRequestCreate(_message.Message):
     MaxDuration: _timestamp_pb2.Timestamp
     PromotedAccessListName: str
     AssumeStartTime: _timestamp_pb2.Timestamp
-    def __init__(self, Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., User: _Optional[_Union[UserMetadata, _Mapping]] = ..., Resource: _Optional[_Union[ResourceMetadata, _Mapping]] = ..., Roles: _Optional[_Iterable[str]] = ..., RequestID: _Optional[str] = ..., RequestState: _Optional[str] = ..., Delegator: _Optional[str] = ..., Reason: _Optional[str] = ..., Annotations: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., Reviewer: _Optional[str] = ..., ProposedState: _Optional[str] = ..., RequestedResourceIDs: _Optional[_Iterable[_Union[ResourceID, _Mapping]]] = ..., MaxDuration: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., PromotedAccessListName: _Optional[str] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    SubmittedBy: str
+    def __init__(self, Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., User: _Optional[_Union[UserMetadata, _Mapping]] = ..., Resource: _Optional[_Union[ResourceMetadata, _Mapping]] = ..., Roles: _Optional[_Iterable[str]] = ..., RequestID: _Optional[str] = ..., RequestState: _Optional[str] = ..., Delegator: _Optional[str] = ..., Reason: _Optional[str] = ..., Annotations: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., Reviewer: _Optional[str] = ..., ProposedState: _Optional[str] = ..., RequestedResourceIDs: _Optional[_Iterable[_Union[ResourceID, _Mapping]]] = ..., MaxDuration: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., PromotedAccessListName: _Optional[str] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., SubmittedBy: _Optional[str] = ...) -> None: ...
 
 class AccessRequestDelete(_message.Message):
     __slots__ = ("Metadata", "User", "RequestID")

@@ -18,11 +18,20 @@ class RequestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPROVED: _ClassVar[RequestState]
     DENIED: _ClassVar[RequestState]
     PROMOTED: _ClassVar[RequestState]
+
+class AccessRequestKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REQUEST_KIND_UNDEFINED: _ClassVar[AccessRequestKind]
+    SHORT_TERM: _ClassVar[AccessRequestKind]
+    LONG_TERM: _ClassVar[AccessRequestKind]
 NONE: RequestState
 PENDING: RequestState
 APPROVED: RequestState
 DENIED: RequestState
 PROMOTED: RequestState
+REQUEST_KIND_UNDEFINED: AccessRequestKind
+SHORT_TERM: AccessRequestKind
+LONG_TERM: AccessRequestKind
 
 class Metadata(_message.Message):
     __slots__ = ("Name", "Namespace", "Description", "Labels", "Expires", "Revision")
@@ -121,7 +130,7 @@ class ResourceAccessID(_message.Message):
     def __init__(self, id: _Optional[_Union[ResourceID, _Mapping]] = ...) -> None: ...
 
 class AccessReview(_message.Message):
-    __slots__ = ("Author", "Roles", "ProposedState", "Reason", "Created", "Annotations", "AssumeStartTime")
+    __slots__ = ("Author", "Roles", "ProposedState", "Reason", "Created", "Annotations", "AssumeStartTime", "SubmittedBy", "submitted_on_behalf_of_author")
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     PROPOSEDSTATE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +138,8 @@ class AccessReview(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     ASSUMESTARTTIME_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTEDBY_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_ON_BEHALF_OF_AUTHOR_FIELD_NUMBER: _ClassVar[int]
     Author: str
     Roles: _containers.RepeatedScalarFieldContainer[str]
     ProposedState: RequestState
@@ -136,10 +147,12 @@ class AccessReview(_message.Message):
     Created: _timestamp_pb2.Timestamp
     Annotations: _wrappers_pb2.LabelValues
     AssumeStartTime: _timestamp_pb2.Timestamp
-    def __init__(self, Author: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., ProposedState: _Optional[_Union[RequestState, str]] = ..., Reason: _Optional[str] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Annotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    SubmittedBy: str
+    submitted_on_behalf_of_author: bool
+    def __init__(self, Author: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., ProposedState: _Optional[_Union[RequestState, str]] = ..., Reason: _Optional[str] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Annotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., SubmittedBy: _Optional[str] = ..., submitted_on_behalf_of_author: _Optional[bool] = ...) -> None: ...
 
 class AccessRequestSpecV3(_message.Message):
-    __slots__ = ("User", "Roles", "State", "Created", "Expires", "RequestReason", "ResolveReason", "ResolveAnnotations", "SystemAnnotations", "Reviews", "SuggestedReviewers", "RequestedResourceIDs", "LoginHint", "DryRun", "MaxDuration", "SessionTTL", "AssumeStartTime", "ResourceExpiry", "RequestedResourceAccessIDs")
+    __slots__ = ("User", "Roles", "State", "Created", "Expires", "RequestReason", "ResolveReason", "ResolveAnnotations", "SystemAnnotations", "Reviews", "SuggestedReviewers", "RequestedResourceIDs", "LoginHint", "DryRun", "MaxDuration", "SessionTTL", "AssumeStartTime", "ResourceExpiry", "RequestKind", "RequestedResourceAccessIDs")
     USER_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +171,7 @@ class AccessRequestSpecV3(_message.Message):
     SESSIONTTL_FIELD_NUMBER: _ClassVar[int]
     ASSUMESTARTTIME_FIELD_NUMBER: _ClassVar[int]
     RESOURCEEXPIRY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTKIND_FIELD_NUMBER: _ClassVar[int]
     REQUESTEDRESOURCEACCESSIDS_FIELD_NUMBER: _ClassVar[int]
     User: str
     Roles: _containers.RepeatedScalarFieldContainer[str]
@@ -177,8 +191,9 @@ class AccessRequestSpecV3(_message.Message):
     SessionTTL: _timestamp_pb2.Timestamp
     AssumeStartTime: _timestamp_pb2.Timestamp
     ResourceExpiry: _timestamp_pb2.Timestamp
+    RequestKind: AccessRequestKind
     RequestedResourceAccessIDs: _containers.RepeatedCompositeFieldContainer[ResourceAccessID]
-    def __init__(self, User: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., State: _Optional[_Union[RequestState, str]] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., RequestReason: _Optional[str] = ..., ResolveReason: _Optional[str] = ..., ResolveAnnotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., SystemAnnotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., Reviews: _Optional[_Iterable[_Union[AccessReview, _Mapping]]] = ..., SuggestedReviewers: _Optional[_Iterable[str]] = ..., RequestedResourceIDs: _Optional[_Iterable[_Union[ResourceID, _Mapping]]] = ..., LoginHint: _Optional[str] = ..., DryRun: _Optional[bool] = ..., MaxDuration: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., SessionTTL: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ResourceExpiry: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., RequestedResourceAccessIDs: _Optional[_Iterable[_Union[ResourceAccessID, _Mapping]]] = ...) -> None: ...
+    def __init__(self, User: _Optional[str] = ..., Roles: _Optional[_Iterable[str]] = ..., State: _Optional[_Union[RequestState, str]] = ..., Created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., Expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., RequestReason: _Optional[str] = ..., ResolveReason: _Optional[str] = ..., ResolveAnnotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., SystemAnnotations: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ..., Reviews: _Optional[_Iterable[_Union[AccessReview, _Mapping]]] = ..., SuggestedReviewers: _Optional[_Iterable[str]] = ..., RequestedResourceIDs: _Optional[_Iterable[_Union[ResourceID, _Mapping]]] = ..., LoginHint: _Optional[str] = ..., DryRun: _Optional[bool] = ..., MaxDuration: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., SessionTTL: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., AssumeStartTime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ResourceExpiry: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., RequestKind: _Optional[_Union[AccessRequestKind, str]] = ..., RequestedResourceAccessIDs: _Optional[_Iterable[_Union[ResourceAccessID, _Mapping]]] = ...) -> None: ...
 
 class AccessRequestV3(_message.Message):
     __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
