@@ -1,9 +1,16 @@
 """Connect to Teleport the way `[teleport] addr` allows: Auth directly, or through a Proxy.
 
-The same TOML works for an Auth address (3025) and a Proxy (443/3080, Teleport Cloud):
-we decide by trying, never by port number. Direct mTLS first; when that fails, ask
-`/webapi/find` whether a Proxy is there and use its TLS routing. The chosen path is
-remembered, so reconnects of a running watcher go the same way.
+The same TOML works for an Auth address (3025), a Proxy with TLS routing (443/3080,
+Teleport Cloud), a Proxy's web address with separate listeners (3080) and its reverse
+tunnel address (3024): we decide by trying, never by port number, in a documented order
+(the Go client races the same paths in parallel; an order gives one clear error):
+
+1. direct mTLS to Auth;
+2. `/webapi/find`: a Proxy with TLS routing → TLS routing (or the WebSocket upgrade);
+   a Proxy without it → SSH to its reverse tunnel address (identity file needed);
+3. no Proxy answers find → SSH to `addr` itself as a reverse tunnel port.
+
+The chosen path is remembered, so reconnects of a running watcher go the same way.
 """
 
 from __future__ import annotations
@@ -22,17 +29,26 @@ from teleportbridge.teleport.errors import (
 )
 from teleportbridge.teleport.identity import EXPIRED_MESSAGE, CredentialSource
 from teleportbridge.teleport.proto.authservice_pb2 import PingResponse
-from teleportbridge.teleport.proxy.find import FindUnreachable, find_proxy, find_url
+from teleportbridge.teleport.proxy.find import FindUnreachable, ProxyInfo, find_proxy, find_url
 from teleportbridge.teleport.proxy.route import (
     PATH_UPGRADE,
     connect_via_proxy,
     upstream_failure,
+)
+from teleportbridge.teleport.proxy.ssh_tunnel import (
+    PATH_SSH_PROXY,
+    PATH_SSH_TUNNEL,
+    connect_via_tunnel,
+    tunnel_addr,
+    tunnel_failure,
 )
 
 log = logging.getLogger(__name__)
 
 DIRECT = "direct"
 PROXY = "proxy"
+SSH_PROXY = "ssh-proxy"  # web address of a Proxy without TLS routing → its reverse tunnel
+SSH_TUNNEL = "ssh-tunnel"  # addr is the reverse tunnel port itself
 
 
 class Dialer:
@@ -59,20 +75,28 @@ class Dialer:
         self.kind: str | None = None  # DIRECT or PROXY once decided
         self.cluster = ""  # the cluster the Proxy routes to (PROXY only)
         self.upgrade = False  # PROXY only: inside the WebSocket connection upgrade
+        self.tunnel = ""  # SSH paths: the reverse tunnel address
 
-    def decision(self) -> tuple[str | None, str, bool]:
+    def decision(self) -> tuple[str | None, str, bool, str]:
         """The path chosen so far, to hand to another Dialer (see `adopt`)."""
-        return self.kind, self.cluster, self.upgrade
+        return self.kind, self.cluster, self.upgrade, self.tunnel
 
-    def adopt(self, decision: tuple[str | None, str, bool]) -> None:
+    def adopt(self, decision: tuple[str | None, str, bool, str]) -> None:
         """Take the path a probe (runwatcher's start-up check, in a child) decided."""
         with self._lock:
-            self.kind, self.cluster, self.upgrade = decision
+            self.kind, self.cluster, self.upgrade, self.tunnel = decision
 
     @property
     def description(self) -> str:
         if self.kind == DIRECT:
             return f"direct to Auth at {self.addr}"
+        if self.kind == SSH_PROXY:
+            return (
+                f"through the Proxy at {self.addr} (no TLS routing) using its SSH reverse "
+                f"tunnel at {self.tunnel}"
+            )
+        if self.kind == SSH_TUNNEL:
+            return f"through the Proxy's SSH reverse tunnel at {self.addr}"
         how = "TLS routing over a WebSocket connection upgrade" if self.upgrade else "TLS routing"
         return f"through the Proxy at {self.addr} using {how}"
 
@@ -87,6 +111,8 @@ class Dialer:
                 conn, ping = self._direct()
             elif self.kind == PROXY:
                 conn, ping = self._proxy(upgrade=self.upgrade)
+            elif self.kind in (SSH_PROXY, SSH_TUNNEL):
+                conn, ping = self._ssh(self.kind, reconnect=True)
             else:
                 conn, ping = self._decide()
             name, version = ping.ClusterName, ping.ServerVersion
@@ -107,7 +133,7 @@ class Dialer:
         except TeleportError as exc:
             conn.close()
             # Through a Proxy grpcio only sees "Socket closed"; the bridge knows why.
-            raise (upstream_failure(conn) or exc) from None
+            raise (upstream_failure(conn) or tunnel_failure(conn) or exc) from None
         except BaseException:
             conn.close()
             raise
@@ -127,6 +153,18 @@ class Dialer:
         )
         return conn, self._ping(conn)
 
+    def _ssh(self, kind: str, *, reconnect: bool) -> tuple[Connection, PingResponse]:
+        conn = connect_via_tunnel(
+            self.tunnel,
+            self.creds_source,
+            path=PATH_SSH_PROXY if kind == SSH_PROXY else PATH_SSH_TUNNEL,
+            proxy_addr=self.addr,
+            timeout=max(self.probe_timeout, 1.0),
+            public_ca=self.public_ca,
+            reconnect=reconnect,
+        )
+        return conn, self._ping(conn)
+
     def _decide(self) -> tuple[Connection, PingResponse]:
         try:
             conn, ping = self._direct()
@@ -134,27 +172,61 @@ class Dialer:
             return conn, ping
         except (TeleportUnavailable, HandshakeError) as exc:
             direct_error = exc
+        creds = self.creds_source.current()
         try:
             info = find_proxy(self.addr, timeout=self.probe_timeout, public_ca=self.public_ca)
         except FindUnreachable as exc:
-            raise type(direct_error)(
-                f"{direct_error} and {find_url(self.addr)} is unreachable ({exc})"
-            ) from None
+            unreachable = f"{direct_error} and {find_url(self.addr)} is unreachable ({exc})"
+            if not creds.has_ssh:
+                raise type(direct_error)(unreachable) from None
+            return self._decide_tunnel(unreachable)
         if not info.tls_routing_enabled:
-            raise TeleportError(
-                f"{self.addr} is a Teleport Proxy without TLS routing: the plugin needs TLS "
-                "routing enabled on the Proxy or direct access to the Auth Service (port 3025)"
-            )
-        creds = self.creds_source.current()
-        if creds.cluster and creds.cluster != info.cluster_name:
-            raise HandshakeError(
-                f"the identity {creds.source} is for Teleport cluster {creds.cluster!r} but the "
-                f"Proxy at {self.addr} serves cluster {info.cluster_name!r}: sign an identity "
-                f"on {info.cluster_name!r} or point [teleport] addr at the right Proxy"
-            )
+            return self._decide_ssh_proxy(info)
+        self._check_cluster(info.cluster_name)
         self.cluster = info.cluster_name
         conn, ping = self._proxy(upgrade=None)
         self.kind, self.upgrade = PROXY, conn.path == PATH_UPGRADE
+        return conn, ping
+
+    def _check_cluster(self, cluster: str) -> None:
+        creds = self.creds_source.current()
+        if creds.cluster and cluster and creds.cluster != cluster:
+            raise HandshakeError(
+                f"the identity {creds.source} is for Teleport cluster {creds.cluster!r} but the "
+                f"Proxy at {self.addr} serves cluster {cluster!r}: sign an identity "
+                f"on {cluster!r} or point [teleport] addr at the right Proxy"
+            )
+
+    def _decide_ssh_proxy(self, info: ProxyInfo) -> tuple[Connection, PingResponse]:
+        """A Proxy with separate listeners: Auth only through its SSH reverse tunnel."""
+        creds = self.creds_source.current()
+        if not creds.has_ssh:
+            raise CredentialsError(
+                f"{self.addr} is a Teleport Proxy without TLS routing, reachable only over "
+                f"SSH, and {creds.source} has no SSH certificate (a TLS triple never has): "
+                "use an identity file (`tctl auth sign --format=file`, or tbot), or point "
+                "[teleport] addr at the Auth Service (port 3025)"
+            )
+        self._check_cluster(info.cluster_name)
+        self.tunnel, self.cluster = tunnel_addr(self.addr, info), info.cluster_name
+        conn, ping = self._ssh(SSH_PROXY, reconnect=False)
+        self.kind = SSH_PROXY
+        return conn, ping
+
+    def _decide_tunnel(self, unreachable: str) -> tuple[Connection, PingResponse]:
+        """Neither Auth nor a web Proxy: the last path is `addr` as a reverse tunnel port."""
+        self.tunnel = self.addr
+        try:
+            conn, ping = self._ssh(SSH_TUNNEL, reconnect=False)
+        except HandshakeError as exc:
+            if "is it a Teleport Proxy?" in str(exc):  # not SSH at all: keep the first reasons
+                raise TeleportUnavailable(
+                    f"{unreachable}; nor is it an SSH reverse tunnel"
+                ) from None
+            raise
+        except TeleportUnavailable as exc:
+            raise TeleportUnavailable(f"{unreachable}; {exc}") from None
+        self.kind = SSH_TUNNEL
         return conn, ping
 
 
