@@ -154,6 +154,9 @@ class ProxySimulator(SimulatorServer):
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
         self.routed = 0  # connections forwarded to Auth (tests assert the path was used)
+        # Separate listeners mode: the port of the SSH reverse tunnel listener advertised by
+        # /webapi/find (a ReverseTunnelSimulator); its host is our public address's.
+        self.tunnel_port: int | None = None
 
     def public_server_context(self) -> ssl.SSLContext:
         """A server context with this Proxy's public certificate (localhost/127.0.0.1), for
@@ -330,7 +333,8 @@ class ProxySimulator(SimulatorServer):
 
     def find_response(self) -> dict:
         """The shape of Teleport's /webapi/find answer (webclient.PingResponse), trimmed."""
-        ssh = {"listen_addr": "0.0.0.0:3023", "tunnel_listen_addr": "0.0.0.0:3024"}
+        tunnel = f"0.0.0.0:{self.tunnel_port or 3024}"
+        ssh = {"listen_addr": "0.0.0.0:3023", "tunnel_listen_addr": tunnel}
         ssh |= {"web_listen_addr": "0.0.0.0:3080", "public_addr": self.address}
         proxy = {"kube": {"enabled": False}, "ssh": ssh, "db": {}}
         return {
