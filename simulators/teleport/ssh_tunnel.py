@@ -6,7 +6,8 @@ identity file's), one channel type `teleport-transport` whose request
 `teleport-transport-dial` to `@remote-auth-server` is answered by dialling the simulated
 Auth and piping bytes (the client's TLS session with Auth passes through unopened).
 
-Switches for tests: ``host_ca_key`` (a host CA the identity does not know), ``refuse_dial``
+Switches for tests: ``host_ca_key`` (a host CA the identity does not know), ``user_ca``
+(trust another cluster's user certificates, so the identity's is refused), ``refuse_dial``
 (the Proxy cannot reach Auth), ``drop_tunnels()`` (cut every SSH connection, as a Proxy
 restart or a network failure would).
 
@@ -60,6 +61,7 @@ class _TransportChannel(asyncssh.SSHTCPChannel[bytes]):
     """A `teleport-transport` channel: the one request is the dial."""
 
     sim: ReverseTunnelSimulator
+    _write_datatypes = {asyncssh.EXTENDED_DATA_STDERR}  # the refusal reason goes to stderr
 
     def _process_teleport_transport_dial_request(self, packet: Any) -> bool | None:
         payload = packet.get_string()
@@ -154,6 +156,7 @@ class ReverseTunnelSimulator(SimulatorServer):
         pki: ClusterPKI,
         *,
         host_ca_key: PrivateKey | None = None,
+        user_ca: ClusterPKI | None = None,
         principals: tuple[str, ...] = ("localhost", "127.0.0.1"),
         host: str = "127.0.0.1",
     ) -> None:
@@ -163,7 +166,8 @@ class ReverseTunnelSimulator(SimulatorServer):
         key_pem, cert_line = pki.issue_ssh_host(principals, ca_key=host_ca_key)
         self._host_key = asyncssh.import_private_key(key_pem)
         self._host_cert = asyncssh.import_certificate(cert_line)
-        self._user_cas = asyncssh.import_authorized_keys(pki.ssh_user_ca_line())
+        # user_ca: trust another cluster's user certificates (so ours are refused).
+        self._user_cas = asyncssh.import_authorized_keys((user_ca or pki).ssh_user_ca_line())
         self.refuse_dial = False
         # Guards the counters and _conns: asyncssh callbacks (loop thread) vs tests.
         self._lock = threading.Lock()

@@ -38,6 +38,7 @@ from teleportbridge.teleport.proxy.route import (
 from teleportbridge.teleport.proxy.ssh_tunnel import (
     PATH_SSH_PROXY,
     PATH_SSH_TUNNEL,
+    NoTunnel,
     connect_via_tunnel,
     tunnel_addr,
     tunnel_failure,
@@ -179,7 +180,7 @@ class Dialer:
             unreachable = f"{direct_error} and {find_url(self.addr)} is unreachable ({exc})"
             if not creds.has_ssh:
                 raise type(direct_error)(unreachable) from None
-            return self._decide_tunnel(unreachable)
+            return self._decide_tunnel(direct_error, unreachable)
         if not info.tls_routing_enabled:
             return self._decide_ssh_proxy(info)
         self._check_cluster(info.cluster_name)
@@ -213,19 +214,16 @@ class Dialer:
         self.kind = SSH_PROXY
         return conn, ping
 
-    def _decide_tunnel(self, unreachable: str) -> tuple[Connection, PingResponse]:
+    def _decide_tunnel(
+        self, direct_error: TeleportError, unreachable: str
+    ) -> tuple[Connection, PingResponse]:
         """Neither Auth nor a web Proxy: the last path is `addr` as a reverse tunnel port."""
         self.tunnel = self.addr
         try:
             conn, ping = self._ssh(SSH_TUNNEL, reconnect=False)
-        except HandshakeError as exc:
-            if "is it a Teleport Proxy?" in str(exc):  # not SSH at all: keep the first reasons
-                raise TeleportUnavailable(
-                    f"{unreachable}; nor is it an SSH reverse tunnel"
-                ) from None
-            raise
-        except TeleportUnavailable as exc:
-            raise TeleportUnavailable(f"{unreachable}; {exc}") from None
+        except NoTunnel:
+            # No SSH there either: the first two reasons are the useful ones.
+            raise type(direct_error)(unreachable) from None
         self.kind = SSH_TUNNEL
         return conn, ping
 

@@ -115,7 +115,7 @@ class SshCredentials:
             )
         try:
             key = asyncssh.import_private_key(creds.key_pem)
-            cert = asyncssh.import_certificate(creds.ssh_cert)
+            cert: Any = asyncssh.import_certificate(creds.ssh_cert)  # an OpenSSH certificate
         except (asyncssh.KeyImportError, ValueError) as exc:
             raise CredentialsError(
                 f"identity file {creds.source}: the SSH certificate cannot be used ({exc})"
@@ -244,6 +244,11 @@ class _ChannelSession(asyncssh.SSHTCPSession[bytes]):
         self.queue.put_nowait(b"")
 
 
+class NoTunnel(TeleportUnavailable):
+    """Nothing SSH answered (refused, closed, timed out, not SSH): before the first success
+    the address is not a reverse tunnel; on a remembered path, the Proxy is away."""
+
+
 class DialRefused(Exception):
     """The Proxy answered `teleport-transport-dial` with a failure."""
 
@@ -274,9 +279,12 @@ class TransportStream:
 async def _open_transport(conn: asyncssh.SSHClientConnection) -> TransportStream:
     """Open `teleport-transport` and ask it for `@remote-auth-server`."""
     chan = conn.create_tcp_channel()
-    # Internal asyncssh API (see the module docstring): open a channel of our own type and
-    # send a channel request that wants a reply.
+    # Internal asyncssh API (see the module docstring): accept stderr on this channel (the
+    # Proxy explains a refused dial there; a TCP channel would call it a protocol error),
+    # open a channel of our own type and send a channel request that wants a reply.
+    chan._read_datatypes = {asyncssh.EXTENDED_DATA_STDERR}
     session = await chan._open_forward(_ChannelSession, CHAN_TRANSPORT.encode())
+    assert isinstance(session, _ChannelSession)
     payload = json.dumps({"address": REMOTE_AUTH_SERVER, "conn_type": "node"}).encode()
     ok = await chan._make_request(TRANSPORT_DIAL_REQUEST.encode(), String(payload))
     if not ok:
@@ -396,15 +404,17 @@ def explain(exc: BaseException, route: SshRoute) -> TeleportError:
             f"the Teleport Auth Service behind {where} presented a certificate the identity's "
             f"CAs do not trust ({exc.verify_message}): sign a new identity"
         )
-    if isinstance(exc, asyncssh.Error | ssl.SSLError | ConnectionError):
-        text = " ".join(str(getattr(exc, "reason", "") or exc).split()) or type(exc).__name__
-        if route.reconnect:
-            return TeleportUnavailable(f"{where} closed the connection ({text})")
-        return HandshakeError(f"SSH with {where} failed ({text}): is it a Teleport Proxy?")
+    if isinstance(exc, ssl.SSLError) and not route.alpn_tls:  # TLS with Auth, inside SSH
+        return HandshakeError(
+            f"TLS with the Teleport Auth Service behind {where} failed "
+            f"({exc.reason or exc}): check that the identity belongs to this cluster"
+        )
     if isinstance(exc, TimeoutError):
-        return TeleportUnavailable(f"{where} did not answer within {route.timeout:g}s")
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return TeleportUnavailable(f"cannot reach {where}: {text}")
+        return NoTunnel(f"{where} did not answer within {route.timeout:g}s")
+    text = " ".join(str(getattr(exc, "reason", "") or exc).split()) or type(exc).__name__
+    if route.reconnect:
+        return NoTunnel(f"{where} closed the connection or is unreachable ({text})")
+    return NoTunnel(f"no SSH reverse tunnel answered at {route.tunnel} ({text})")
 
 
 async def _close(stream: TlsStream) -> None:
