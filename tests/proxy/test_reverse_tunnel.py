@@ -22,20 +22,6 @@ from teleportbridge.teleport.proxy.ssh_tunnel import PATH_SSH_PROXY, PATH_SSH_TU
 from tests.proxy.conftest import make_dialer
 
 
-@pytest.fixture
-def tunnel(teleport):
-    with ReverseTunnelSimulator(teleport.address, teleport.pki) as t:
-        yield t
-
-
-@pytest.fixture
-def separate(proxy, tunnel):
-    """The Proxy in separate listeners mode: find says no TLS routing, names the tunnel."""
-    proxy.tls_routing = False
-    proxy.tunnel_port = tunnel.port
-    return proxy
-
-
 def identity_at(addr: str, teleport, tmp_path, name: str = "identity") -> TeleportConfig:
     path = write_identity_file(tmp_path / name, teleport.pki.issue_client(), teleport.cluster_name)
     return TeleportConfig(addr=addr, identity=str(path))
