@@ -210,7 +210,15 @@ class Dialer:
             )
         self._check_cluster(info.cluster_name)
         self.tunnel, self.cluster = tunnel_addr(self.addr, info), info.cluster_name
-        conn, ping = self._ssh(SSH_PROXY, reconnect=False)
+        try:
+            conn, ping = self._ssh(SSH_PROXY, reconnect=False)
+        except NoTunnel as exc:
+            raise TeleportUnavailable(
+                f"{self.addr} is a Teleport Proxy without TLS routing, so Auth is reached "
+                f"through its SSH reverse tunnel, but {exc}: open that port to the plugin "
+                "(or set TELEPORT_TUNNEL_PUBLIC_ADDR), enable TLS routing on the Proxy, or "
+                "point [teleport] addr at the Auth Service (port 3025)"
+            ) from None
         self.kind = SSH_PROXY
         return conn, ping
 
