@@ -6,7 +6,8 @@ tunnel address (3024): we decide by trying, never by port number, in a documente
 (the Go client races the same paths in parallel; an order gives one clear error):
 
 1. direct mTLS to Auth;
-2. `/webapi/find`: a Proxy with TLS routing → TLS routing (or the WebSocket upgrade);
+2. `/webapi/find`: a Proxy with TLS routing → TLS routing (or the WebSocket upgrade), and
+   if the Proxy will not route to Auth, SSH inside TLS with ALPN teleport-reversetunnel;
    a Proxy without it → SSH to its reverse tunnel address (identity file needed);
 3. no Proxy answers find → SSH to `addr` itself as a reverse tunnel port.
 
@@ -36,6 +37,7 @@ from teleportbridge.teleport.proxy.route import (
     upstream_failure,
 )
 from teleportbridge.teleport.proxy.ssh_tunnel import (
+    PATH_SSH_ALPN,
     PATH_SSH_PROXY,
     PATH_SSH_TUNNEL,
     NoTunnel,
@@ -50,6 +52,7 @@ DIRECT = "direct"
 PROXY = "proxy"
 SSH_PROXY = "ssh-proxy"  # web address of a Proxy without TLS routing → its reverse tunnel
 SSH_TUNNEL = "ssh-tunnel"  # addr is the reverse tunnel port itself
+SSH_ALPN = "ssh-alpn"  # TLS routing Proxy: SSH inside TLS with ALPN teleport-reversetunnel
 
 
 class Dialer:
@@ -98,6 +101,11 @@ class Dialer:
             )
         if self.kind == SSH_TUNNEL:
             return f"through the Proxy's SSH reverse tunnel at {self.addr}"
+        if self.kind == SSH_ALPN:
+            return (
+                f"through the Proxy at {self.addr} using its SSH reverse tunnel over TLS "
+                "routing (ALPN teleport-reversetunnel)"
+            )
         how = "TLS routing over a WebSocket connection upgrade" if self.upgrade else "TLS routing"
         return f"through the Proxy at {self.addr} using {how}"
 
@@ -112,7 +120,7 @@ class Dialer:
                 conn, ping = self._direct()
             elif self.kind == PROXY:
                 conn, ping = self._proxy(upgrade=self.upgrade)
-            elif self.kind in (SSH_PROXY, SSH_TUNNEL):
+            elif self.kind in (SSH_PROXY, SSH_TUNNEL, SSH_ALPN):
                 conn, ping = self._ssh(self.kind, reconnect=True)
             else:
                 conn, ping = self._decide()
@@ -155,11 +163,13 @@ class Dialer:
         return conn, self._ping(conn)
 
     def _ssh(self, kind: str, *, reconnect: bool) -> tuple[Connection, PingResponse]:
+        paths = {SSH_PROXY: PATH_SSH_PROXY, SSH_TUNNEL: PATH_SSH_TUNNEL, SSH_ALPN: PATH_SSH_ALPN}
         conn = connect_via_tunnel(
             self.tunnel,
             self.creds_source,
-            path=PATH_SSH_PROXY if kind == SSH_PROXY else PATH_SSH_TUNNEL,
+            path=paths[kind],
             proxy_addr=self.addr,
+            alpn_tls=kind == SSH_ALPN,
             timeout=max(self.probe_timeout, 1.0),
             public_ca=self.public_ca,
             reconnect=reconnect,
@@ -185,8 +195,24 @@ class Dialer:
             return self._decide_ssh_proxy(info)
         self._check_cluster(info.cluster_name)
         self.cluster = info.cluster_name
-        conn, ping = self._proxy(upgrade=None)
+        try:
+            conn, ping = self._proxy(upgrade=None)
+        except HandshakeError as exc:
+            if not creds.has_ssh:
+                raise
+            return self._decide_alpn_tunnel(exc)
         self.kind, self.upgrade = PROXY, conn.path == PATH_UPGRADE
+        return conn, ping
+
+    def _decide_alpn_tunnel(self, routing_error: HandshakeError) -> tuple[Connection, PingResponse]:
+        """The Proxy routes TLS but not to Auth for us: the Go client's own way in, SSH
+        inside TLS with ALPN teleport-reversetunnel on the same address."""
+        self.tunnel = self.addr
+        try:
+            conn, ping = self._ssh(SSH_ALPN, reconnect=False)
+        except (NoTunnel, HandshakeError):
+            raise routing_error from None
+        self.kind = SSH_ALPN
         return conn, ping
 
     def _check_cluster(self, cluster: str) -> None:

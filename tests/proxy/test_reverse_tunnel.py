@@ -18,7 +18,12 @@ from teleportbridge.teleport.errors import CredentialsError, HandshakeError, Tel
 from teleportbridge.teleport.identity import load_identity_file, load_tls_triple
 from teleportbridge.teleport.proto import authservice_pb2 as pb
 from teleportbridge.teleport.proxy.find import ProxyInfo
-from teleportbridge.teleport.proxy.ssh_tunnel import PATH_SSH_PROXY, PATH_SSH_TUNNEL, tunnel_addr
+from teleportbridge.teleport.proxy.ssh_tunnel import (
+    PATH_SSH_ALPN,
+    PATH_SSH_PROXY,
+    PATH_SSH_TUNNEL,
+    tunnel_addr,
+)
 from tests.proxy.conftest import make_dialer
 
 
@@ -146,3 +151,24 @@ def test_the_tunnel_address_follows_the_go_clients_preference(monkeypatch):
     monkeypatch.delenv("TELEPORT_TUNNEL_PUBLIC_ADDR")
     bare = ProxyInfo("c", False, "17.0.0", public_addr="")
     assert tunnel_addr("10.0.0.1:3080", bare) == "10.0.0.1:3024"
+
+
+def test_a_tls_routing_proxy_that_will_not_route_to_auth_is_entered_by_alpn_ssh(
+    teleport, proxy, tunnel, identity_cfg, opened
+):
+    """The Go client's tlsRoutingConnect: TLS with ALPN teleport-reversetunnel to the web
+    address, SSH inside it."""
+    proxy.auth_routing = False  # teleport-auth@ routes are closed
+    proxy.reverse_tunnel_addr = tunnel.address
+    dialer = make_dialer(identity_cfg)
+    conn, _ = dialer.connect()
+    opened.append(conn)
+    assert conn.path == PATH_SSH_ALPN
+    assert "ALPN teleport-reversetunnel" in dialer.description
+    before = tunnel.dials
+    TeleportClient(conn).list_access_requests()
+    assert tunnel.dials > before or tunnel.dials >= 2
+    proxy.reverse_tunnel_addr = ""  # and without that way either: the routing error stays
+    with pytest.raises(HandshakeError) as err:
+        make_dialer(identity_cfg).connect()
+    assert "closed the TLS routing connection" in str(err.value)
