@@ -172,3 +172,11 @@ def test_a_tls_routing_proxy_that_will_not_route_to_auth_is_entered_by_alpn_ssh(
     with pytest.raises(HandshakeError) as err:
         make_dialer(identity_cfg).connect()
     assert "closed the TLS routing connection" in str(err.value)
+
+
+def test_a_host_certificate_for_another_name_is_refused_in_one_line(teleport, tmp_path):
+    sim = ReverseTunnelSimulator(teleport.address, teleport.pki, principals=("proxy.example.com",))
+    with sim as t, pytest.raises(HandshakeError) as err:
+        make_dialer(identity_at(t.address, teleport, tmp_path)).connect()
+    text = str(err.value)
+    assert "\n" not in text and "host certificate does not name 127.0.0.1" in text

@@ -380,6 +380,12 @@ def explain(exc: BaseException, route: SshRoute) -> TeleportError:
     where = f"the Teleport reverse tunnel at {route.tunnel}"
     if isinstance(exc, TeleportError):
         return exc
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable) and "principal" in exc.reason:
+        return HandshakeError(
+            f"{where}: the Proxy's SSH host certificate does not name {route.host} "
+            f"({exc.reason}): use the Proxy's public address (or set "
+            f"{TUNNEL_ADDR_ENV} to it)"
+        )
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return HandshakeError(
             f"{where} presented an SSH host certificate that the identity's host CAs "
