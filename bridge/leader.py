@@ -4,10 +4,16 @@ Two watchers would both be correct (every write is idempotent) but would double 
 load on Teleport; the lock makes a second `runwatcher` a hot standby instead. The lock
 lives on its own connection so Django's connection recycling can never drop it.
 SQLite deployments are single-machine by nature: no lock.
+
+The lock lives exactly as long as that session: a database restart, a failover or an
+idle-session timeout ends it silently, and a standby may then take it. So the leader
+checks it (`still_held`) every few seconds and, when its session is gone, takes the lock
+again or, if a standby was faster, stops: two active watchers must not outlive one check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -55,6 +61,36 @@ class LeaderLock:
                 announced = True
             stop.wait(interval)
         return False
+
+    def still_held(self) -> bool | None:
+        """True while we hold the lock, False once another session holds it, None when the
+        database cannot be reached (nobody can take the lock then; ask again later)."""
+        if not self.supported:
+            return True
+        import psycopg
+
+        if self._conn is not None:
+            try:
+                # Our session never unlocks, so a live session still holds the lock.
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self._drop()
+        try:
+            held = self.try_acquire()
+        except psycopg.Error:
+            self._drop()
+            return None
+        if held:
+            log.warning("The leader lock's database session had ended; took the lock again")
+        return held
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Already broken: closing can only fail, and there is nothing left to release.
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def release(self) -> None:
         if self._conn is not None:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
+#: How often the leader confirms it still holds the lock: the longest two watchers overlap.
+LEADER_CHECK_SECONDS = 2.0
 #: What a graceful stop (SIGTERM, SIGINT) promises, under any load.
 GRACEFUL_STOP_SECONDS = 5.0
 #: The part of it the django-q2 workers get to finish the delivery in hand; the rest is
@@ -130,6 +132,8 @@ class Service:
         self._workers_stopped = False
         self.status: StatusServer | None = None
         self.audit = AuditPoller(denied_interval=opts.audit_denied_interval)
+        # Why run() ended on its own (not a signal): the command exits 1 with this line.
+        self.failure: str | None = None
 
     def stop(self) -> None:
         """Stop everything, from a helper thread (never inside the signal handler itself:
@@ -380,6 +384,17 @@ class Service:
     def _heartbeat(self) -> None:
         WatcherState.set(heartbeat_at=timezone.now(), pid=os.getpid())
 
+    def _check_leadership(self) -> None:
+        """Stop if another watcher took the leader lock (our database session ended)."""
+        if self.lock.still_held() is not False or self.stopping.is_set():
+            return
+        self.failure = (
+            "lost the leader lock: the database session that held it ended and another "
+            "watcher took it; exiting so the supervisor restarts this one as a standby"
+        )
+        log.error("%s", self.failure)
+        threading.Thread(target=self.stop, name="shutdown", daemon=True).start()
+
     def _poll_audit(self) -> None:
         client = self.watcher.client
         if client is None or not self.watcher.ready.is_set():
@@ -403,6 +418,8 @@ class Service:
                 self.start_workers()
             self._heartbeat()
             self._loop("heartbeat", HEARTBEAT_SECONDS, self._heartbeat)
+            if self.lock.supported:
+                self._loop("leader-check", LEADER_CHECK_SECONDS, self._check_leadership)
             if self.opts.audit_interval > 0:
                 self._loop("audit-poller", self.opts.audit_interval, self._poll_audit)
             # Short: a due retry (e.g. Retry-After: 2) waits at most this long extra.

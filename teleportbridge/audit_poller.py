@@ -5,11 +5,15 @@ Why a poller rather than the watch stream: the watch stream carries resource sta
 T5002I) happened and by whom, which is what the dashboard correlates notifications with.
 
 Resume rule: events are read oldest first (see OLDEST_FIRST in teleport/client.py) from
-`AuditCursor.last_time` *inclusive*, so events that share the
-newest timestamp are never skipped; the IDs already stored at that timestamp are kept in
-`last_ids_at_time` and skipped on the next read. Rows are upserted by event ID (idempotent)
-and the cursor moves in the same transaction as each page's rows, so a crash between
-pages loses nothing and stores nothing twice.
+`AuditCursor.last_time - LATE_EVENT_WINDOW` *inclusive*. Inclusive, so events that share the
+newest timestamp are never skipped (the IDs already stored at that timestamp are kept in
+`last_ids_at_time` and skipped on the next read). The window, because Teleport's audit
+backends (DynamoDB, Athena, Firestore) are eventually consistent: an event can become
+visible to a search after a newer one was already returned, and a cursor that only moved
+forward would never read it. Re-reading the window is harmless: rows are upserted by event
+ID (idempotent). The cursor moves in the same transaction as each page's rows, so a crash
+between pages loses nothing and stores nothing twice. Only events with a real time move the
+cursor: a backend that omits one must not push it past events not yet read.
 
 Called by the service in a loop (`AuditPoller.step`) with the watcher's connected
 TeleportClient. The preset `access-plugin` role has no `event` permission: then the poller
@@ -55,6 +59,8 @@ DEFAULT_EVENT_TYPES = (
 )
 #: How far back the very first poll reads (no cursor yet).
 INITIAL_LOOKBACK = timedelta(days=7)
+#: How late an event may become visible after a newer one and still be read (see above).
+LATE_EVENT_WINDOW = timedelta(minutes=5)
 RPC_TIMEOUT = 30.0
 
 
@@ -83,7 +89,7 @@ def poll_audit_once(
     now = now or timezone.now()
     cursor_row, _ = AuditCursor.objects.get_or_create(pk=1)
     cursor = _Cursor(cursor_row.last_time, frozenset(cursor_row.last_ids_at_time))
-    start = cursor.time or now - INITIAL_LOOKBACK
+    start = cursor.time - LATE_EVENT_WINDOW if cursor.time else now - INITIAL_LOOKBACK
     stored = 0
     start_key = ""
     try:
@@ -208,6 +214,8 @@ def _store_page(
             )
         else:
             rows[row.event_id] = row
+        if not item_has_time(item):
+            continue  # stored with the poll's time, but it says nothing about the cursor
         if new_time is None or row.time > new_time:
             new_time, new_ids = row.time, {row.event_id}
         elif row.time == new_time:
@@ -284,7 +292,7 @@ def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
         request_id = request_id or sanitize.text(ev.Resource.Name)
         fields = {"state": "EXPIRED"}
     return AuditEvent(
-        event_id=_event_id(md, request_id, when),
+        event_id=_event_id(md, request_id),
         event_type=sanitize.fit(md.Type, 64),
         code=sanitize.fit(md.Code, 16),
         time=when,
@@ -295,28 +303,43 @@ def event_row(item: events_pb2.OneOf) -> AuditEvent | None:
     )
 
 
-def _event_time(md: events_pb2.Metadata) -> datetime:
-    """The event's time; one Python cannot represent (past year 9999) reads as now."""
+def item_has_time(item: events_pb2.OneOf) -> bool:
+    """Whether the event carries a time Python can represent (only those move the cursor)."""
+    which = item.WhichOneof("Event")
+    return which is not None and _real_time(getattr(item, which).Metadata) is not None
+
+
+def _real_time(md: events_pb2.Metadata) -> datetime | None:
     if not md.HasField("Time"):
-        return timezone.now()
+        return None
     try:
         return md.Time.ToDatetime(tzinfo=UTC)
     except (OverflowError, OSError, ValueError):
-        return timezone.now()
+        return None  # past year 9999
 
 
-def _event_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
+def _event_time(md: events_pb2.Metadata) -> datetime:
+    """The event's time for display; a missing or unrepresentable one reads as now."""
+    return _real_time(md) or timezone.now()
+
+
+def _event_id(md: events_pb2.Metadata, request_id: str) -> str:
     """The idempotency key: Teleport's event ID, or a stable digest when it is missing or
     too long for the column (cutting it could make two events one)."""
-    event_id = sanitize.text(md.ID) or _fallback_id(md, request_id, when)
+    event_id = sanitize.text(md.ID) or _fallback_id(md, request_id)
     if len(event_id) <= 128:
         return event_id
     return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
 
 
-def _fallback_id(md: events_pb2.Metadata, request_id: str, when: datetime) -> str:
-    """Deterministic stand-in when a backend omits the event ID: re-reads still dedupe."""
-    return sanitize.text(f"{md.Type}:{request_id}:{when.isoformat()}:{md.Index}")
+def _fallback_id(md: events_pb2.Metadata, request_id: str) -> str:
+    """Deterministic stand-in when a backend omits the event ID: re-reads still dedupe.
+
+    Built from the event's own fields only (never the poll's clock: an event without a time
+    would get a new id on every re-read of the late-event window and be stored again)."""
+    real = _real_time(md)
+    when = real.isoformat() if real else "no-time"
+    return sanitize.text(f"{md.Type}:{request_id}:{when}:{md.Index}")
 
 
 def _one_line(text: str, limit: int = 500) -> str:

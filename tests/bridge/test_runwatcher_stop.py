@@ -173,3 +173,58 @@ def test_a_standby_stops_at_once_and_takes_over_from_a_stopped_leader(
     finally:
         for proc in [leader, *standbys]:
             kill_tree(proc)
+
+
+def _end_lock_session() -> None:
+    """What a database restart does to the leader: its lock's session ends."""
+    from django.db import connection
+
+    from bridge.leader import LOCK_KEY
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objid = %s AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())",
+            [LOCK_KEY],
+        )
+        assert cur.fetchall() == [(True,)]
+
+
+def test_a_leader_whose_lock_session_ends_takes_it_again_or_stops(
+    tmp_path, teleport, identity_file, mattermost
+):
+    """A database restart ends the session holding the advisory lock without a word. Alone,
+    the leader takes the lock again and keeps watching; when another session was faster,
+    it stops with exit code 1 and one line, so two watchers never stay active together."""
+    from django.db import connection
+
+    from bridge.leader import LeaderLock
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the leader lock is a PostgreSQL advisory lock")
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost)
+    log = tmp_path / "plugin.log"
+    rival = LeaderLock()
+    try:
+        _end_lock_session()
+        wait_until(lambda: "took the lock again" in log.read_text(), timeout=30)
+        rid = teleport.create_request(user="still-leading")
+        wait_until(
+            lambda: any(rid in p["message"] for p in mattermost.root_posts()),
+            timeout=30,
+            message="the leader still posts",
+        )
+
+        _end_lock_session()
+        # The rival takes the lock before the leader's next check (every 2 s).
+        assert rival.try_acquire()
+        code = proc.wait(timeout=30)
+        wait_all_gone(proc.tree, timeout=10)
+    finally:
+        rival.release()
+        kill_tree(proc)
+    assert code == 1
+    assert "lost the leader lock" in log.read_text()
+    out = (tmp_path / "out.log").read_text().strip().splitlines()
+    assert out and "lost the leader lock" in out[-1], out[-3:]

@@ -13,6 +13,7 @@ from teleportbridge.audit_poller import AuditPoller, poll_audit_once
 from teleportbridge.models import AuditCursor, AuditEvent
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.connection import Connection
+from teleportbridge.teleport.proto import events_pb2
 from tests.clock import T0, StepClock
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +164,38 @@ def test_events_sharing_the_newest_timestamp_are_all_kept(sim, client):
     cursor = AuditCursor.objects.get(pk=1)
     assert cursor.last_time == t
     assert sorted(cursor.last_ids_at_time) == sorted([a, b])
+
+
+def test_an_event_that_becomes_visible_late_is_still_read(sim, client):
+    """Eventually consistent backends: an older event can appear after a newer one was read."""
+    t = T0 + dt.timedelta(minutes=30)
+    sim.emit_audit_event("access_request.review", "r1", reviewer="bob", time=t)
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=1)) == 1
+    late = sim.emit_audit_event(
+        "access_request.review", "r2", reviewer="carol", time=t - dt.timedelta(minutes=2)
+    )
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=2)) == 1
+    assert AuditEvent.objects.filter(pk=late).exists()
+    assert AuditCursor.objects.get(pk=1).last_time == t  # never moves backwards
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=3)) == 0  # the window re-read
+
+
+def test_an_event_without_a_time_neither_moves_the_cursor_nor_repeats(sim, client):
+    """A time-less event is stored once (poll time shown) and does not push the cursor to
+    the poll's wall clock, which would skip every event still to come before it."""
+    t = T0 + dt.timedelta(minutes=30)
+    sim.emit_audit_event("access_request.create", "r1", user="alice", time=t)
+    timeless = events_pb2.OneOf()
+    timeless.AccessRequestDelete.Metadata.Type = "access_request.delete"
+    timeless.AccessRequestDelete.RequestID = "r1"
+    sim.audit.add_item(timeless, "access_request.delete", t + dt.timedelta(seconds=1))
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=2)) == 2
+    assert AuditCursor.objects.get(pk=1).last_time == t
+
+    after = sim.emit_audit_event("access_request.review", "r1", reviewer="bob", time=t)
+    assert poll_audit_once(client, now=t + dt.timedelta(seconds=3)) == 1
+    assert AuditEvent.objects.filter(pk=after).exists()
+    assert AuditEvent.objects.filter(event_type="access_request.delete").count() == 1
 
 
 def test_first_poll_looks_back_seven_days_only(sim, client):

@@ -79,6 +79,8 @@ class Command(BaseCommand):
         try:
             service = self._prepare(opts)
             service.run()
+            if service.failure:
+                raise CommandError(service.failure)
         except EXPECTED as exc:
             message = one_line(str(exc), secrets_in_use(self.secrets), getattr(exc, "hint", ""))
             raise CommandError(message) from None
