@@ -31,7 +31,7 @@ def auth_route(cluster: str) -> str:
     return f"teleport-auth@{cluster.encode().hex()}.{API_SERVER_NAME}"
 
 
-class _ContextCache:
+class ContextCache:
     """One SSLContext per credential set: refresh_identity swaps it for new connections only.
 
     Python's ssl can load a key only from a file, so the PEMs pass through a 0600 file in a
@@ -95,7 +95,7 @@ class ProxyRoute:
         # closed connection means "away for now", not "wrong cluster".
         self.reconnect = reconnect
         self.timeout = timeout
-        self._contexts = _ContextCache(auth_route(cluster))
+        self._contexts = ContextCache(auth_route(cluster))
         self._public_trust = public_trust(public_ca)
         self._public_ctx: ssl.SSLContext | None = None
 
