@@ -36,17 +36,19 @@ from teleportbridge.teleport.proxy.route import (
     connect_via_proxy,
     upstream_failure,
 )
-from teleportbridge.teleport.proxy.ssh_tunnel import (
-    PATH_SSH_ALPN,
-    PATH_SSH_PROXY,
-    PATH_SSH_TUNNEL,
-    NoTunnel,
-    connect_via_tunnel,
-    tunnel_addr,
-    tunnel_failure,
-)
 
 log = logging.getLogger(__name__)
+
+
+def _ssh_paths():
+    """The SSH reverse tunnel module, imported on first use only: importing asyncssh looks
+    for optional C libraries by running ldconfig/gcc/ld (seven child processes, ~0.4 s),
+    which every runwatcher, worker and manage.py start would otherwise pay, and which
+    would show up as children before runwatcher installs its signal handlers."""
+    from teleportbridge.teleport.proxy import ssh_tunnel
+
+    return ssh_tunnel
+
 
 DIRECT = "direct"
 PROXY = "proxy"
@@ -142,7 +144,8 @@ class Dialer:
         except TeleportError as exc:
             conn.close()
             # Through a Proxy grpcio only sees "Socket closed"; the bridge knows why.
-            raise (upstream_failure(conn) or tunnel_failure(conn) or exc) from None
+            tunnel = _ssh_paths().tunnel_failure(conn) if self.tunnel else None
+            raise (upstream_failure(conn) or tunnel or exc) from None
         except BaseException:
             conn.close()
             raise
@@ -163,11 +166,12 @@ class Dialer:
         return conn, self._ping(conn)
 
     def _ssh(self, kind: str, *, reconnect: bool) -> tuple[Connection, PingResponse]:
-        paths = {SSH_PROXY: PATH_SSH_PROXY, SSH_TUNNEL: PATH_SSH_TUNNEL, SSH_ALPN: PATH_SSH_ALPN}
-        conn = connect_via_tunnel(
+        ssh = _ssh_paths()
+        paths = {SSH_PROXY: ssh.PATH_SSH_PROXY, SSH_TUNNEL: ssh.PATH_SSH_TUNNEL}
+        conn = ssh.connect_via_tunnel(
             self.tunnel,
             self.creds_source,
-            path=paths[kind],
+            path=paths.get(kind, ssh.PATH_SSH_ALPN),
             proxy_addr=self.addr,
             alpn_tls=kind == SSH_ALPN,
             timeout=max(self.probe_timeout, 1.0),
@@ -210,7 +214,7 @@ class Dialer:
         self.tunnel = self.addr
         try:
             conn, ping = self._ssh(SSH_ALPN, reconnect=False)
-        except (NoTunnel, HandshakeError):
+        except (_ssh_paths().NoTunnel, HandshakeError):
             raise routing_error from None
         self.kind = SSH_ALPN
         return conn, ping
@@ -235,10 +239,10 @@ class Dialer:
                 "[teleport] addr at the Auth Service (port 3025)"
             )
         self._check_cluster(info.cluster_name)
-        self.tunnel, self.cluster = tunnel_addr(self.addr, info), info.cluster_name
+        self.tunnel, self.cluster = _ssh_paths().tunnel_addr(self.addr, info), info.cluster_name
         try:
             conn, ping = self._ssh(SSH_PROXY, reconnect=False)
-        except NoTunnel as exc:
+        except _ssh_paths().NoTunnel as exc:
             raise TeleportUnavailable(
                 f"{self.addr} is a Teleport Proxy without TLS routing, so Auth is reached "
                 f"through its SSH reverse tunnel, but {exc}: open that port to the plugin "
@@ -255,7 +259,7 @@ class Dialer:
         self.tunnel = self.addr
         try:
             conn, ping = self._ssh(SSH_TUNNEL, reconnect=False)
-        except NoTunnel:
+        except _ssh_paths().NoTunnel:
             # No SSH there either: the first two reasons are the useful ones.
             raise type(direct_error)(unreachable) from None
         self.kind = SSH_TUNNEL

@@ -5,7 +5,11 @@ one line."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -180,3 +184,25 @@ def test_a_host_certificate_for_another_name_is_refused_in_one_line(teleport, tm
         make_dialer(identity_at(t.address, teleport, tmp_path)).connect()
     text = str(err.value)
     assert "\n" not in text and "host certificate does not name 127.0.0.1" in text
+
+
+def test_starting_the_bridge_does_not_import_asyncssh():
+    """Importing asyncssh runs ldconfig/gcc/ld child processes (it looks for optional C
+    libraries): runwatcher must not pay that, nor have children before its signal handlers
+    exist, unless an SSH path is actually used."""
+    code = (
+        "import django, sys; django.setup(); "
+        "import bridge.service, teleportbridge.teleport.dialer, "
+        "bridge.management.commands.runwatcher; "
+        "print('asyncssh' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bridge.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
