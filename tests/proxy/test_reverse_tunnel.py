@@ -206,3 +206,10 @@ def test_starting_the_bridge_does_not_import_asyncssh():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_every_path_name_fits_the_watcher_state_column():
+    from teleportbridge.models import WatcherState
+
+    limit = WatcherState._meta.get_field("connection_path").max_length
+    assert all(len(p) <= limit for p in (PATH_SSH_ALPN, PATH_SSH_PROXY, PATH_SSH_TUNNEL))

@@ -10,6 +10,8 @@ import pytest
 
 from simulators.teleport.certs import make_cluster
 from simulators.teleport.ssh_tunnel import ReverseTunnelSimulator
+from teleportbridge.models import WatcherState
+from teleportbridge.teleport.proxy.ssh_tunnel import PATH_SSH_PROXY, PATH_SSH_TUNNEL
 from tests.bridge.processes import kill_tree, start_runwatcher
 from tests.conftest import write_config
 from tests.waiting import wait_until
@@ -48,6 +50,8 @@ def test_runwatcher_posts_edits_and_resyncs_through_the_reverse_tunnel(
             message="watcher ready",
         )
         assert f"reverse tunnel at {tunnel.address}" in log.read_text()
+        expected = PATH_SSH_PROXY if where == "web address" else PATH_SSH_TUNNEL
+        assert WatcherState.get().connection_path == expected  # the health page's "Via"
         rid = teleport.create_request(user="bob", roles=["db"], reason="incident 42")
         wait_until(lambda: posts_with(mattermost, rid), timeout=30, message="the request post")
         teleport.review(rid, "carol", "APPROVED", reason="ok")

@@ -54,7 +54,7 @@ TUNNEL_ADDR_ENV = "TELEPORT_TUNNEL_PUBLIC_ADDR"
 
 PATH_SSH_PROXY = "proxy (SSH reverse tunnel)"
 PATH_SSH_TUNNEL = "reverse tunnel (SSH)"
-PATH_SSH_ALPN = "proxy (SSH reverse tunnel over TLS routing)"
+PATH_SSH_ALPN = "proxy (SSH over TLS routing)"  # WatcherState keeps 32 characters
 
 # SSH keepalives: a dead tunnel (a Proxy gone without a FIN) is noticed within ~90 s and
 # becomes a dropped stream; grpcio's own keepalive covers the TLS session inside.
