@@ -81,10 +81,8 @@ def tunnel_addr(proxy_addr: str, info: ProxyInfo) -> str:
         return join_host_port(host, port or DEFAULT_TUNNEL_PORT)
     port = _host_port(info.tunnel_listen_addr)[1] if info.tunnel_listen_addr else ""
     port = port or str(DEFAULT_TUNNEL_PORT)
-    for candidate in (info.ssh_public_addr, info.public_addr, proxy_addr):
-        if candidate:
-            return join_host_port(_host_port(candidate)[0], port)
-    return join_host_port(_host_port(proxy_addr)[0], port)
+    candidate = info.ssh_public_addr or info.public_addr or proxy_addr
+    return join_host_port(_host_port(candidate)[0], port)
 
 
 class NoTunnel(TeleportUnavailable):
@@ -108,7 +106,9 @@ class SshRoute:
         reconnect: bool = False,
     ) -> None:
         self.tunnel = tunnel
-        self.host, self.port = split_addr(tunnel, default_port=DEFAULT_TUNNEL_PORT)
+        # Over TLS routing the tunnel is the web address (443 when no port is given).
+        default_port = 443 if alpn_tls else DEFAULT_TUNNEL_PORT
+        self.host, self.port = split_addr(tunnel, default_port=default_port)
         self.proxy_addr = proxy_addr or tunnel
         self.creds_source = creds_source
         self.path = path
