@@ -317,10 +317,23 @@ Q_CLUSTER = {
     # safety net for a worker that died mid-task.
     "max_attempts": 3,
     "ack_failures": True,
-    # django-q2 re-reads up to save_limit success rows per finished task to prune them;
-    # 1000 made its monitor the busiest process in bench/notify_burst.py.
-    "save_limit": 100,
-    "poll": 0.2,
+    # Only failures are kept as results: saving (and pruning) a success row per task was
+    # ~17% of a burst's throughput, and nothing reads them (the outbox is the record).
+    "save_limit": -1,
+    # Push hand-off (bridge.queue_broker): an enqueue wakes the pusher at once; `poll` is
+    # only the fallback pace for a lost wake-up, so idle costs one query per Q_POLL.
+    "broker_class": "bridge.queue_broker.PushORM",
+    "poll": _seconds("Q_POLL", default=1.0),
+    # Tasks the pusher claims per query when several are waiting (a burst).
+    "bulk": _int("Q_BULK", default=4, minimum=1),
+    # The sentinel's guard loop saves its status and checks timeouts each cycle (0.5 s by
+    # default: most of the idle tree's CPU after the pusher stopped polling); Q_TIMEOUT
+    # is enforced to within this. No django-q2 schedules are used: no scheduler queries.
+    "guard_cycle": 2.0,
+    "scheduler": False,
+    # A re-forked worker pays imports, TLS and lookups again (~60 ms on its first task);
+    # the code has no known leak to recycle away.
+    "recycle": _int("Q_RECYCLE", default=100000, minimum=1),
     "catch_up": False,
     "label": "Django Q2",
     "sync": _bool("Q_SYNC", default=False),

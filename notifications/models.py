@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.process_identity import identity
 from teleportbridge.models import AccessRequest, Review
 
 
@@ -124,6 +125,9 @@ class Post(models.Model):
         default=0, help_text="Times a failed attempt was rescheduled (for /metrics)"
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The process holding a SENDING claim, "host:pid:start" (notifications.claims): a
+    # restart releases the claims of its dead predecessors instead of waiting the lease.
+    claimed_by = models.CharField(max_length=160, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -184,10 +188,15 @@ class Post(models.Model):
         i.e. another worker claimed it or finished it first.
         """
         now = timezone.now()
+        owner = identity()
         claimed = Post.objects.filter(pk=self.pk, updated_at=self.updated_at).update(
-            status=self.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
+            status=self.Status.SENDING,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+            claimed_by=owner,
         )
         if claimed == 1:
+            self.claimed_by = owner
             self.attempts += 1
             self.updated_at = now
             self.status = self.Status.SENDING
@@ -302,3 +311,30 @@ class NotificationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.status}"
+
+
+class RateLimitState(models.Model):
+    """Mattermost's rate limit for one bot token, shared by every process that posts.
+
+    Mattermost limits per token with GCRA (mattermost-api.md §5): every worker, process and
+    machine posting with the bot's token spends one budget, so pacing is decided here, in
+    the database they share (notifications.pacing). Times are epoch seconds (floats) so
+    one atomic UPDATE can reserve a slot on both databases.
+    """
+
+    # sha256 of the Mattermost URL and token: the token itself is never stored.
+    key = models.CharField(primary_key=True, max_length=64)
+    burst_limit = models.PositiveIntegerField(default=0, help_text="X-RateLimit-Limit")
+    # Bounds on the server's emission interval (1 / PerSec) learnt from the headers;
+    # pacing uses the upper one (never faster than the server allows). 0: not known yet.
+    interval_lo = models.FloatField(default=0.0)
+    interval_hi = models.FloatField(default=0.0)
+    # Our copy of the server's "theoretical arrival time": the next free slot.
+    tat = models.FloatField(default=0.0)
+    # A 429's Retry-After, for everyone: nothing is sent before this.
+    blocked_until = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        rate = f"{1 / self.interval_hi:.1f}/s" if self.interval_hi else "unknown rate"
+        return f"rate limit {self.burst_limit} burst, {rate}"

@@ -8,6 +8,7 @@ service wiring), the sweeper and the admin's "retry now" call it too.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from notifications import attempts, reconcile, runtime
+from notifications.claims import release_dead_claims
 from notifications.mattermost.errors import MattermostError
 from notifications.models import Post, Recipient, sending_lease
 from notifications.recipients import resolve
@@ -55,15 +57,33 @@ def _queue_in_database() -> bool:
     return settings.Q_CLUSTER.get("orm") == "default" and not settings.Q_CLUSTER.get("sync")
 
 
-def sweep_due_posts() -> int:
+#: Above this many waiting tasks the periodic sweep stands aside (see sweep_due_posts).
+SWEEP_BACKLOG_LIMIT = 200
+
+
+def sweep_due_posts(*, at_start: bool = False) -> int:
     """Enqueue a reconcile for every request with work due: the outbox's safety net.
 
-    Covers retries whose time has come, SENDING claims left by a dead worker, and
+    `at_start` (once, when the leader starts its workers): no grace and no planless
+    delay. Work a killed predecessor had in hand (its queue rows stay locked for
+    Q_RETRY) is then redone within seconds instead of minutes; the cost is a second,
+    idempotent reconcile of what was merely queued.
+
+    Covers retries whose time has come, SENDING claims left by a dead worker (released
+    at once when it ran on this host, notifications.claims; else after the lease), and
     pending requests whose recipients could not be decided yet (Mattermost was down).
     """
+    release_dead_claims()  # they become due (RETRYING, now) for the query below
+    if not at_start and _queue_backlog() > SWEEP_BACKLOG_LIMIT:
+        # The workers are behind (a catch-up, a burst): what is due is most likely in the
+        # queue already, and re-queueing it every sweep multiplied the backlog (a 2,000
+        # request catch-up on a busy machine re-queued ~1,500 planless requests every
+        # 5 s). The sweep resumes once the queue drains.
+        return 0
     now = timezone.now()
     # The grace spares work a queued reconcile is about to do (a burst's fresh posts).
-    due = Post.objects.due(now, grace=sending_lease() / 6).exclude(request=None)
+    grace = timedelta(0) if at_start else sending_lease() / 6
+    due = Post.objects.due(now, grace=grace).exclude(request=None)
     ids = set(due.values_list("request_id", flat=True).distinct())
     # Only requests planless for a while: a fresh one is still in the queue, and
     # re-enqueueing it would copy a whole backlog every sweep (found by bench/notify_burst).
@@ -71,12 +91,19 @@ def sweep_due_posts() -> int:
         AccessRequest.objects.filter(
             state=RequestState.PENDING,
             plan__isnull=True,
-            first_seen_at__lte=now - sending_lease(),
+            first_seen_at__lte=now - (timedelta(0) if at_start else sending_lease()),
         ).values_list("pk", flat=True)
     )
     for request_id in ids:
         enqueue_reconcile(request_id, why="retry")
     return len(ids)
+
+
+def _queue_backlog() -> int:
+    """Tasks waiting in django-q2's queue (not yet handed to a worker)."""
+    from django_q.brokers import get_broker
+
+    return int(get_broker().queue_size() or 0)
 
 
 def retry_posts(post_ids: list[int]) -> int:

@@ -193,11 +193,15 @@ def _store_page(
         try:
             row = event_row(item)
         except Exception as exc:  # one item our code cannot read must not stop the poller
+            # Named by its bytes (it has no readable id): the window's re-read of the same
+            # event is the same rejection, another unreadable event a new one.
+            digest = hashlib.sha256(item.SerializeToString(deterministic=True)).hexdigest()
             RejectedEvent.record(
                 RejectedEvent.Kind.AUDIT_EVENT,
-                "(unreadable)",
+                f"(unreadable) sha256:{digest[:16]}",
                 "the event could not be read",
                 error=f"{type(exc).__name__}: {exc}",
+                once=True,
             )
             continue
         if row is None:
@@ -211,6 +215,7 @@ def _store_page(
                 row.event_id,
                 "the event's request id is not an id (letters, digits, -)",
                 raw=row.raw,
+                once=True,  # the late-event window reads it again: one event, one count
             )
         else:
             rows[row.event_id] = row
@@ -262,6 +267,7 @@ def _insert(rows: list[AuditEvent]) -> list[AuditEvent]:
                 "the event could not be stored",
                 error=f"{type(exc).__name__}: {exc}",
                 raw=row.raw,
+                once=True,  # re-read by the late-event window: one event, one count
             )
     return stored
 

@@ -226,8 +226,17 @@ def mark_deleted(request_id: str, *, on_change: ChangeHook, source: str = "event
         return True
 
 
+#: Requests stored per transaction by a resync, and how often it logs its progress.
+RESYNC_CHUNK = 100
+RESYNC_PROGRESS_EVERY = 1000
+
+
 def resync_requests(
-    requests: Iterable[types_pb2.AccessRequestV3], *, on_change: ChangeHook
+    requests: Iterable[types_pb2.AccessRequestV3],
+    *,
+    on_change: ChangeHook,
+    progress_every: int = RESYNC_PROGRESS_EVERY,
+    chunk_size: int = RESYNC_CHUNK,
 ) -> tuple[int, int]:
     """Level-triggered catch-up after (re)connecting: returns (changed, deleted).
 
@@ -236,9 +245,22 @@ def resync_requests(
     """
     seen: set[str] = set()
     changed = 0
-    for req in requests:
-        seen.add(req.Metadata.Name)
-        changed += upsert_request(req, on_change=on_change, source="resync")
+    pending = list(requests)
+    total = len(pending)
+    for start in range(0, total, chunk_size):
+        chunk = pending[start : start + chunk_size]
+        # One commit per chunk instead of per request: a catch-up of thousands was mostly
+        # commits. Each upsert is a savepoint inside it, so one bad record is still
+        # quarantined alone (upsert_request); the queue rows commit with their chunk.
+        with transaction.atomic():
+            for req in chunk:
+                seen.add(req.Metadata.Name)
+                changed += upsert_request(req, on_change=on_change, source="resync")
+        done = start + len(chunk)
+        if total > progress_every and (
+            done // progress_every > start // progress_every or done == total
+        ):
+            log.info("resync: %s/%s stored", f"{done:,}", f"{total:,}")
     # The difference in Python: `exclude(pk__in=seen)` binds one parameter per request
     # Teleport has, past SQLite's limit (32,766) on a large cluster.
     open_ids = (

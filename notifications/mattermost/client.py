@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import requests
@@ -33,6 +33,15 @@ from notifications.mattermost.errors import (
 logger = logging.getLogger(__name__)
 
 ETAG_CACHE_SIZE = 1024
+
+
+class Pacer(Protocol):
+    """Paces calls to the server's rate limit (notifications.pacing): `before` may sleep,
+    `after` sees every answer's status and headers. Neither may raise."""
+
+    def before(self) -> None: ...
+
+    def after(self, status: int, headers: Mapping[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,10 @@ class MattermostClient:
         timeout: float = 10.0,
         pool_size: int = 32,
         on_attempt: Callable[[Attempt], None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.pacer = pacer
         self._api = self.url + "/api/v4"
         self._redact = Redactor([token])
         self.timeout = timeout
@@ -208,6 +219,8 @@ class MattermostClient:
             if cached is not None:
                 headers["If-None-Match"] = cached[0]
 
+        if self.pacer is not None:
+            self.pacer.before()  # may wait for a slot in the token's shared budget
         started = time.monotonic()
         response: requests.Response | None = None
         try:
@@ -219,6 +232,8 @@ class MattermostClient:
                 headers=headers,
                 timeout=self.timeout,
             )
+            if self.pacer is not None:
+                self.pacer.after(response.status_code, response.headers)
             result = self._parse(response, path, cached, etag)
         except (requests.RequestException, ValueError, MattermostError) as exc:
             error = classify(exc, self._redact) if not isinstance(exc, MattermostError) else exc

@@ -86,6 +86,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.raw_body = self.rfile.read(length) if length else b""
         faults = self.sim.faults
+        # Keyed by token (VaryByUser), else by the client's address, as Mattermost does.
+        key = self.headers.get("Authorization") or self.client_address[0]
+        decision = self.sim.rate_check(key)
+        self.limit_headers = decision.headers if decision is not None else {}
+        if decision is not None and not decision.allowed:
+            self.sim.log_request(method, path, 429)
+            self._send(429, b"limit exceeded\n", self._limited_headers(decision.headers))
+            return
         try:
             limited = faults.take("rate_limits", method, path)
             if limited is not None:
@@ -163,7 +171,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     ) -> None:
         self.sim.log_request(method, path, status)
         data = b"" if status == 304 else json.dumps(body).encode()
-        self._send(status, data, {"Content-Type": "application/json", **headers})
+        extra = {**getattr(self, "limit_headers", {}), **headers}
+        self._send(status, data, {"Content-Type": "application/json", **extra})
+
+    @staticmethod
+    def _limited_headers(limit_headers: dict[str, str]) -> dict[str, str]:
+        return {"Content-Type": "text/plain; charset=utf-8", **limit_headers}
 
     def _send_rate_limited(self, method: str, path: str, retry_after: float) -> None:
         self.sim.log_request(method, path, 429)

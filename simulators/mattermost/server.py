@@ -17,6 +17,7 @@ from typing import Any
 from simulators.base import SimulatorServer
 from simulators.mattermost.faults import Faults, rule
 from simulators.mattermost.handlers import RequestHandler
+from simulators.mattermost.ratelimit import Decision, GcraLimiter
 from simulators.mattermost.state import SimState
 
 
@@ -75,6 +76,8 @@ class MattermostSimulator(SimulatorServer):
         self._log_lock = threading.Lock()
         self._request_log: list[tuple[str, str, int]] = []
         self._inflight = 0
+        # Mattermost's own limiter (RateLimitSettings), off by default as in Mattermost.
+        self.limiter: GcraLimiter | None = None
 
     def __repr__(self) -> str:
         return f"MattermostSimulator(url={self.url!r})"
@@ -185,6 +188,14 @@ class MattermostSimulator(SimulatorServer):
     def rate_limit_next(self, n: int = 1, retry_after: float = 1, path_prefix: str = "") -> None:
         """The next ``n`` requests get 429 with Mattermost's plain-text body and headers."""
         self.faults.add("rate_limits", rule(n, path_prefix=path_prefix, retry_after=retry_after))
+
+    def set_rate_limit(self, per_sec: float | None, max_burst: int = 100) -> None:
+        """Turn on Mattermost's GCRA limiter per token (``None`` turns it off)."""
+        self.limiter = GcraLimiter(per_sec, max_burst) if per_sec else None
+
+    def rate_check(self, key: str) -> Decision | None:
+        limiter = self.limiter
+        return limiter.check(key) if limiter is not None else None
 
     def drop_response_next(
         self, n: int = 1, path_prefix: str = "/api/v4/posts", method: str = "POST"

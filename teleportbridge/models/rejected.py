@@ -47,14 +47,28 @@ class RejectedEvent(models.Model):
 
     @classmethod
     def record(
-        cls, kind: str, object_id: str, reason: str, *, error: str = "", raw: object = None
+        cls,
+        kind: str,
+        object_id: str,
+        reason: str,
+        *,
+        error: str = "",
+        raw: object = None,
+        once: bool = False,
     ) -> None:
         """Quarantine one record (count it again if already known); never raises.
 
         Called outside the failed transaction (it was rolled back), so this write stands
-        on its own; if even this fails, one log line is all that is left.
+        on its own; if even this fails, one log line is all that is left. `once`: the
+        caller may read the very same record again (the audit poller re-reads a window of
+        immutable events), so a known one is neither counted nor logged again.
         """
         key = hashlib.sha256(f"{kind}\0{object_id}\0{reason}".encode()).hexdigest()
+        try:
+            if once and cls.objects.filter(key=key).exists():
+                return
+        except Exception:
+            log.exception("Could not look up the rejection of %s %s", kind, shown(object_id))
         shown_id = shown(object_id)
         log.warning(
             "Rejected %s %s: %s%s",

@@ -229,3 +229,38 @@ def test_a_hung_graceful_stop_is_forced(tmp_path, teleport, identity_file, matte
     finally:
         mattermost.resume_posts()
         kill_tree(proc)
+
+
+def test_q_sync_runs_the_tasks_in_place(tmp_path, teleport, identity_file, mattermost):
+    """Q_SYNC=true starts no workers (forking them shared our PostgreSQL socket with the
+    pusher: "generator raised StopIteration") and still delivers, on both databases."""
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost, Q_SYNC="true")
+    try:
+        teleport.create_request(user="bob", roles=["db"])
+        wait_until(lambda: len(mattermost.root_posts()) == 1, timeout=60, message="the post")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        kill_tree(proc)
+    out = (tmp_path / "plugin.log").read_text() + (tmp_path / "out.log").read_text()
+    assert "no workers started" in out
+    assert "StopIteration" not in out and "Traceback" not in out
+
+
+def test_workers_dial_teleport_before_their_first_task(
+    tmp_path, teleport, identity_file, mattermost
+):
+    """Pre-warm at fork: each worker connects at start (the start-up probe is the one
+    other "Connected" line; the watcher logs its own), not on its first request's
+    latency."""
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost, Q_WORKERS="2")
+    log = tmp_path / "plugin.log"
+    try:
+        wait_until(
+            lambda: log.read_text().count("Connected to Teleport cluster") >= 3,
+            timeout=60,
+            message="the probe and both workers connected",
+        )
+    finally:
+        kill_tree(proc)
+    assert not mattermost.posts()  # no request was needed for it

@@ -185,6 +185,8 @@ def test_mattermost_down_while_planning_is_retried(bridge):
     bridge.mm.stop()
     assert bridge.reconcile(rid).startswith("recipients pending")
     assert sweep_due_posts() == 0  # just seen: it is still in the queue, leave it there
+    # At start-up its queue row may be locked by a killed predecessor: redo it at once.
+    assert sweep_due_posts(at_start=True) == 1
     from teleportbridge.models import AccessRequest
 
     AccessRequest.objects.filter(pk=rid).update(first_seen_at=timezone.now() - timedelta(minutes=2))
@@ -216,6 +218,30 @@ def test_an_edit_no_reconcile_made_is_swept(bridge):
     Post.objects.filter(request_id=rid).update(
         text_wanted="edited", updated_at=timezone.now() - timedelta(minutes=1)
     )
+    assert sweep_due_posts() == 1
+
+
+def test_the_sweep_stands_aside_while_the_workers_are_behind(bridge):
+    """A long queue (a catch-up) already holds what is due: re-queueing it every sweep
+    multiplied the backlog. At start-up the sweep still runs (the queue's locked rows may
+    belong to a killed predecessor)."""
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    from notifications.tasks import SWEEP_BACKLOG_LIMIT
+
+    rid = bridge.create()
+    bridge.reconcile(rid)
+    Post.objects.filter(request_id=rid).update(
+        text_wanted="edited", updated_at=timezone.now() - timedelta(minutes=1)
+    )
+    OrmQ.objects.bulk_create(
+        OrmQ(key=Conf.CLUSTER_NAME, payload="waiting", lock=timezone.now())
+        for _ in range(SWEEP_BACKLOG_LIMIT + 1)
+    )
+    assert sweep_due_posts() == 0
+    assert sweep_due_posts(at_start=True) == 1
+    OrmQ.objects.all().delete()
     assert sweep_due_posts() == 1
 
 

@@ -184,3 +184,19 @@ def test_last_event_at_is_written_at_most_once_a_second(teleport, changes):
     watcher._stamped_at -= EVENT_STAMP_INTERVAL  # as if a second had passed
     watcher.handle(events[2])
     assert WatcherState.get().last_event_at > first
+
+
+def test_a_large_resync_logs_its_progress(teleport, caplog):
+    """`resync: 2/3 stored` lines (every 1,000 by default) during a long catch-up."""
+    ids = [teleport.create_request(user=f"u{i}", roles=["editor"]) for i in range(3)]
+    told: list[str] = []
+    with caplog.at_level("INFO", logger="teleportbridge.sync"):
+        changed, _ = sync.resync_requests(
+            teleport.requests,
+            on_change=lambda rid, *, why: told.append(rid),
+            progress_every=2,
+            chunk_size=1,
+        )
+    assert changed == 3 and sorted(told) == sorted(ids)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resync:")]
+    assert lines == ["resync: 2/3 stored", "resync: 3/3 stored"]

@@ -1,0 +1,173 @@
+"""Wake-up channels: tell a waiting django-q2 pusher that a task row was just committed.
+
+The queue itself stays in the database (durable, transactional with the change that asks
+for the work); these channels only carry "look now", so a lost wake-up costs at most the
+broker's fallback poll, never a task. Two kinds, picked by the database engine:
+
+- PostgreSQL: `NOTIFY` on the caller's own connection, inside its transaction: PostgreSQL
+  delivers it only if and when that transaction commits, to every `LISTEN`ing session on
+  any machine. The listener owns a separate autocommit connection (Django closes and
+  reopens its own ones between tasks).
+- SQLite (one machine by nature): a directory of unix datagram sockets next to the
+  database file, one per waiting pusher. A notifier sends one byte to each after its
+  commit; a socket nobody reads any more (its process died) refuses it and is removed.
+
+A datagram sent while the pusher is busy stays queued in its socket, so the pusher's
+"drain, then query, then wait" order never misses a commit that happened in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.db import connections, transaction
+
+log = logging.getLogger(__name__)
+
+#: The PostgreSQL channel name (an identifier: never built from outside input).
+PG_CHANNEL = "teleportbridge_queue"
+#: A datagram socket's buffer holds far more than this; more wake-ups add nothing.
+_DRAIN_MAX = 4096
+
+
+class Listener(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """Block until a wake-up or `timeout`; True if woken. Drains pending wake-ups."""
+
+    def close(self) -> None: ...
+
+
+def notify(alias: str) -> None:
+    """Wake every pusher once the current transaction (if any) has committed."""
+    conn = connections[alias]
+    if conn.vendor == "postgresql":
+        # Transactional by itself: queued with the transaction, dropped on rollback.
+        with conn.cursor() as cursor:
+            cursor.execute(f"NOTIFY {PG_CHANNEL}")
+        return
+    directory = socket_dir(alias)
+    if directory is not None:
+        # After the commit: a pusher woken before it would find nothing yet. robust: a
+        # failed wake-up must never fail the caller (the fallback poll covers it).
+        transaction.on_commit(lambda: _send_all(directory), using=alias, robust=True)
+
+
+def listener(alias: str) -> Listener | None:
+    """A listener for the database behind `alias`; None where there is no channel (an
+    in-memory SQLite database, another engine): the broker then just polls."""
+    conn = connections[alias]
+    if conn.vendor == "postgresql":
+        return PgListener(alias)
+    directory = socket_dir(alias)
+    return SocketListener(directory) if directory is not None else None
+
+
+def socket_dir(alias: str) -> Path | None:
+    """`<database file>.wake/` for a file SQLite database, else None."""
+    conn = connections[alias]
+    if conn.vendor != "sqlite":
+        return None
+    name = str(conn.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or "mode=memory" in name or name.startswith("file:"):
+        return None
+    return Path(f"{name}.wake")
+
+
+def _send_all(directory: Path) -> None:
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return  # no pusher has ever waited on this database
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        for path in entries:
+            try:
+                sock.sendto(b"!", str(path))
+            except BlockingIOError:
+                pass  # its buffer is full of wake-ups already: it will look anyway
+            except (ConnectionRefusedError, FileNotFoundError):
+                # Nobody bound to it any more (a pusher that died): tidy up.
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            except OSError as exc:
+                log.debug("Wake-up of %s failed: %s", path.name, exc)
+
+
+class SocketListener:
+    """One pusher's datagram socket in the database's wake-up directory."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        self.path = directory / f"{os.getpid()}.sock"
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a previous process with our pid
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.setblocking(False)
+
+    def wait(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            return False
+        for _ in range(_DRAIN_MAX):
+            try:
+                self.sock.recv(16)
+            except BlockingIOError:
+                break
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class PgListener:
+    """`LISTEN` on a dedicated autocommit connection, reconnected after any failure."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.conn: Any = None
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        params = dict(connections[self.alias].get_connection_params())
+        # Django's own cursor class and prepare settings are for its connections only.
+        for key in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(key, None)
+        conn = psycopg.connect(**params, autocommit=True)
+        conn.execute(f"LISTEN {PG_CHANNEL}")
+        return conn
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+                return True  # anything committed before LISTEN: look once
+            woken = False
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                woken = True
+            if woken:
+                # Drain what else arrived: one query serves them all.
+                for _ in self.conn.notifies(timeout=0):
+                    pass
+            return woken
+        except Exception as exc:
+            log.warning("Queue wake-up channel lost (%s); polling until it is back", exc)
+            self.close()
+            time.sleep(timeout)  # the fallback poll's pace, not a busy loop of reconnects
+            return False
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None

@@ -1,0 +1,36 @@
+"""A process's identity that survives pid reuse: `host:pid:start time`.
+
+Used to name the owner of a claim (notifications.claims) so that a later process can tell
+whether the owner still runs. The start time (clock ticks since boot, /proc/PID/stat
+field 22) differs for a new process that got the same pid, e.g. after a restart in a
+container's fresh pid namespace. Linux only; elsewhere the start is "?" and nothing is
+ever judged dead by it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+_identity: tuple[int, str] | None = None  # (pid it was computed in, identity)
+
+
+def start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot, or None if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and ')': split after its last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[19]  # field 22, starttime
+
+
+def identity() -> str:
+    """This process. Computed once per process; forked children compute their own."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        _identity = (pid, f"{socket.gethostname()}:{pid}:{start_time(pid) or '?'}")
+    return _identity[1]

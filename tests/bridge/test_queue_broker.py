@@ -1,0 +1,78 @@
+"""The push hand-off (bridge.queue_broker, bridge.wakeup) on the test's real database.
+
+A wake-up is sent with the commit that queues the task, never before it, and never for a
+rollback; the queue row stays the durable record either way."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import transaction
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from bridge import wakeup
+from bridge.queue_broker import PushORM
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def listener():
+    made = wakeup.listener("default")
+    assert made is not None, "the test database must have a wake-up channel"
+    made.wait(0)  # PostgreSQL: connect and LISTEN now; drain anything older
+    while made.wait(0):
+        pass
+    yield made
+    made.close()
+
+
+def test_the_wake_up_goes_out_with_the_commit(listener):
+    with transaction.atomic():
+        wakeup.notify("default")
+        assert not listener.wait(0.2)  # not before the commit
+    assert listener.wait(10)
+    assert not listener.wait(0)  # drained: one wake-up, one look
+
+
+def test_no_wake_up_for_a_rollback(listener):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        wakeup.notify("default")
+        raise RuntimeError("rolled back")
+    assert not listener.wait(0.3)
+
+
+def test_an_empty_dequeue_returns_as_soon_as_a_task_commits():
+    broker = PushORM(list_key="push-test")
+    poll = Conf.POLL
+    Conf.POLL = 60.0  # were the wake-up lost, dequeue would hold for a minute
+    try:
+        broker._wait(0)  # the pusher's listener, as its first empty dequeue makes it
+        while broker._listener is not None and broker._listener.wait(0):
+            pass
+        done: list[object] = []
+
+        def pusher() -> None:
+            started = time.monotonic()
+            done.append(broker.dequeue())
+            done.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=pusher)
+        thread.start()
+        time.sleep(0.2)  # ok: lets the pusher reach its wait (either order must work)
+        broker.enqueue(SignedPackage.dumps({"id": "t1"}))
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "dequeue kept waiting after the commit"
+        # Either the wait was woken (None: the next dequeue claims it) or it had not
+        # started waiting yet and claimed the row directly.
+        claimed = broker.dequeue() if done[0] is None else done[0]
+        assert claimed and len(claimed) == 1
+        assert OrmQ.objects.filter(key="push-test").count() == 1  # acked only by the worker
+    finally:
+        Conf.POLL = poll
+        if broker._listener is not None:
+            broker._listener.close()
