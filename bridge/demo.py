@@ -38,6 +38,7 @@ from simulators.teleport.server import TeleportSimulator
 
 if TYPE_CHECKING:
     from simulators.teleport.proxy import ProxySimulator
+    from simulators.teleport.ssh_tunnel import ReverseTunnelSimulator
 
 ROOT = Path(settings.BASE_DIR)
 HOST = "127.0.0.1"
@@ -56,15 +57,24 @@ class Child:
 
 class Demo:
     def __init__(
-        self, data_dir: Path, *, web_port: int, via_proxy: bool, say: Callable[[str], None]
+        self,
+        data_dir: Path,
+        *,
+        web_port: int,
+        via_proxy: bool,
+        say: Callable[[str], None],
+        via_ssh_proxy: bool = False,
     ):
         self.data = data_dir
         self.web_port = web_port
-        self.via_proxy = via_proxy
+        self.via_proxy = via_proxy or via_ssh_proxy
+        # A Proxy with separate listeners: no TLS routing, Auth through its SSH reverse tunnel.
+        self.via_ssh_proxy = via_ssh_proxy
         self.say = say
         self.children: list[Child] = []
         self._teleport: TeleportSimulator | None = None
         self.proxy: ProxySimulator | None = None
+        self.tunnel: ReverseTunnelSimulator | None = None
         self._mm: MattermostSimulator | None = None
         self.stop = threading.Event()  # set by a stop signal, or when the story is told
         self.force = threading.Event()  # a second signal: do not wait for graceful stops
@@ -122,6 +132,12 @@ class Demo:
             from simulators.teleport.proxy import ProxySimulator
 
             self.proxy = ProxySimulator(self.teleport.address, pki).start()
+            if self.via_ssh_proxy:
+                from simulators.teleport.ssh_tunnel import ReverseTunnelSimulator
+
+                self.tunnel = ReverseTunnelSimulator(self.teleport.address, pki).start()
+                self.proxy.tls_routing = False
+                self.proxy.tunnel_port = self.tunnel.port
             ca = self.proxy.write_public_ca(self.data / "proxy-public-ca.pem")
             self.env_extra["REQUESTS_CA_BUNDLE"] = str(ca)
             self.addr = self.proxy.address
@@ -382,7 +398,7 @@ class Demo:
         for proc in procs:
             proctree.signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
-        for server in (self.proxy, self._teleport, self._mm):
+        for server in (self.proxy, self.tunnel, self._teleport, self._mm):
             if server is not None:
                 server.stop()
 

@@ -32,6 +32,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", default="17.4.2", help="Teleport version to report")
     parser.add_argument("--ttl-hours", type=float, default=24.0, help="client certificate TTL")
     parser.add_argument(
+        "--tunnel-port",
+        type=int,
+        default=None,
+        help="also serve a Proxy's SSH reverse tunnel on this port (0: any free)",
+    )
+    parser.add_argument(
         "--seed", action="store_true", help="create a Mattermost rule and a pending request"
     )
     return parser.parse_args(argv)
@@ -47,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     identity = write_identity_file(args.dir / "identity", creds, pki.cluster_name)
     key, crt, cas = write_tls_triple(args.dir, creds)
     sim.start(args.port)
+    tunnel = None
+    if args.tunnel_port is not None:
+        from simulators.teleport.ssh_tunnel import ReverseTunnelSimulator
+
+        tunnel = ReverseTunnelSimulator(sim.address, pki, host=args.host)
+        tunnel.start(args.tunnel_port)
     if args.seed:
         sim.put_rule("mattermost-default", recipients=["town-square"])
         sim.create_request(user="alice", roles=["editor"], reason="demo request")
@@ -55,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  server name (SNI): {API_DOMAIN}")
     print(f"  identity file:     {identity}")
     print(f"  TLS triple:        {key} {crt} {cas}")
+    if tunnel is not None:
+        print(f"  SSH reverse tunnel: {tunnel.address} (identity file only)")
     print("Press Ctrl-C to stop.", flush=True)
 
     stopped = threading.Event()
@@ -64,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stopped.wait()
     finally:
+        if tunnel is not None:
+            tunnel.stop()
         sim.stop()
         print("Simulator stopped.", flush=True)
     return 0

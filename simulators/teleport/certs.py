@@ -82,7 +82,7 @@ class ClientCreds:
     """A client identity as a plugin would receive it from ``tctl auth sign``.
 
     All PEM values are bytes, ready for ``grpc.ssl_channel_credentials``. ``ssh_cert`` and
-    ``ssh_ca`` are only used to write a realistic identity file (the bridge never uses SSH).
+    ``ssh_ca`` go into the identity file; the SSH reverse tunnel path uses them.
     """
 
     key_pem: bytes
@@ -191,7 +191,9 @@ class ClusterPKI:
         not_before: dt.datetime,
         not_after: dt.datetime,
     ) -> str:
-        """A real OpenSSH user certificate, only so identity files look exactly like tctl's."""
+        """A real OpenSSH user certificate, as tctl writes it; the simulated Proxy's SSH
+        reverse tunnel authenticates it (the simulator signs user and host certificates
+        with the one cluster CA key; Teleport has separate user and host CAs)."""
         builder = (
             ssh.SSHCertificateBuilder()
             .public_key(key.public_key())
@@ -203,6 +205,43 @@ class ClusterPKI:
             .valid_before(int(not_after.timestamp()))
         )
         return builder.sign(self.ca_key).public_bytes().decode()
+
+    def issue_ssh_host(
+        self,
+        principals: Sequence[str] = ("localhost", "127.0.0.1"),
+        *,
+        ca_key: PrivateKey | None = None,
+    ) -> tuple[bytes, str]:
+        """A Proxy's SSH host key (OpenSSH PEM) and host certificate line, signed by the
+        cluster's CA (or `ca_key`: a host CA the identity does not know)."""
+        key = _new_key(self.key_type)
+        now = _now()
+        cert = (
+            ssh.SSHCertificateBuilder()
+            .public_key(key.public_key())
+            .serial(int.from_bytes(os.urandom(8), "big"))
+            .type(ssh.SSHCertificateType.HOST)
+            .key_id(b"proxy." + self.cluster_name.encode())
+            .valid_principals([p.encode() for p in principals])
+            .valid_after(int((now - _BACKDATE).timestamp()))
+            .valid_before(int((now + dt.timedelta(days=30)).timestamp()))
+            .sign(ca_key or self.ca_key)
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        return pem, cert.public_bytes().decode()
+
+    def ssh_user_ca_line(self) -> str:
+        """authorized_keys line trusting user certificates signed by the cluster's CA."""
+        pub = (
+            self.ca_key.public_key()
+            .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            .decode()
+        )
+        return f"cert-authority {pub}"
 
     def ssh_ca_line(self) -> str:
         """The ``@cert-authority`` known_hosts line tctl writes for the cluster's Host CA."""

@@ -35,6 +35,7 @@ from simulators.teleport.public_tls import public_pki, public_server_context
 __all__ = ["ProxySimulator", "parse_client_hello"]
 
 ROUTE_PREFIX = "teleport-auth@"
+REVERSE_TUNNEL_ALPN = "teleport-reversetunnel"
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -149,11 +150,22 @@ class ProxySimulator(SimulatorServer):
         self._public_chain = cert_pem + key_pem
         self._ctx = public_server_context(self._public_chain)
         self._ctx.set_alpn_protocols(["http/1.1"])  # never h2 and never a route: we're HTTP
+        # TLS routing of the SSH reverse tunnel (what the Go client's tlsRoutingConnect asks
+        # for): TLS ends here with the public certificate, SSH inside goes to the tunnel.
+        self._tunnel_ctx = public_server_context(self._public_chain)
+        self._tunnel_ctx.set_alpn_protocols([REVERSE_TUNNEL_ALPN])
         # Guards _live and routed: connection threads add sockets and count routes while
         # stop() (test thread) shuts them all down.
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
         self.routed = 0  # connections forwarded to Auth (tests assert the path was used)
+        # Separate listeners mode: the port of the SSH reverse tunnel listener advertised by
+        # /webapi/find (a ReverseTunnelSimulator); its host is our public address's.
+        self.tunnel_port: int | None = None
+        # With TLS routing: where ALPN teleport-reversetunnel connections go (host:port of a
+        # ReverseTunnelSimulator), and a switch refusing teleport-auth@ routes.
+        self.reverse_tunnel_addr = ""
+        self.auth_routing = True
 
     def public_server_context(self) -> ssl.SSLContext:
         """A server context with this Proxy's public certificate (localhost/127.0.0.1), for
@@ -234,9 +246,13 @@ class ProxySimulator(SimulatorServer):
         if alpn is None:
             return  # not TLS: a real Proxy would close too
         if not self.l7_mode and any(p.startswith(ROUTE_PREFIX) for p in alpn):
-            if self._route_ok(alpn):
+            if self._route_ok(alpn) and self.auth_routing:
                 self._forward(sock, mine)
             return  # unknown cluster, bad hex, or routing off: close, as Teleport does
+        if REVERSE_TUNNEL_ALPN in alpn and not self.l7_mode:
+            if self.tls_routing and self.reverse_tunnel_addr:
+                self._to_reverse_tunnel(sock, mine)
+            return
         try:
             tls = self._ctx.wrap_socket(sock, server_side=True)
         except (OSError, ssl.SSLError):
@@ -264,6 +280,42 @@ class ProxySimulator(SimulatorServer):
         back.start()
         _pipe(sock, auth)
         back.join()
+
+    def _to_reverse_tunnel(self, sock: socket.socket, mine: list[socket.socket]) -> None:
+        """End TLS (ALPN teleport-reversetunnel) and pipe the SSH inside to the tunnel.
+
+        One thread does both directions (select): an SSLSocket must not be read and written
+        by two threads at once."""
+        try:
+            tls = self._tunnel_ctx.wrap_socket(sock, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        self._track(tls, mine)
+        host, port = self.reverse_tunnel_addr.rsplit(":", 1)
+        try:
+            ssh = socket.create_connection((host, int(port)), timeout=5)
+        except OSError:
+            return
+        ssh.settimeout(None)
+        # Small SSH packets both ways: without NODELAY, Nagle and delayed ACKs add ~40 ms.
+        for end in (tls, ssh):  # `sock` itself is detached by wrap_socket
+            end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._track(ssh, mine)
+        with self._lock:
+            self.routed += 1
+        with contextlib.suppress(OSError, ssl.SSLError):
+            while True:
+                ready = [tls] if tls.pending() else select.select([tls, ssh], [], [])[0]
+                if tls in ready:
+                    data = tls.recv(65536)
+                    if not data:
+                        return
+                    ssh.sendall(data)
+                if ssh in ready:
+                    data = ssh.recv(65536)
+                    if not data:
+                        return
+                    tls.sendall(data)
 
     def _serve_http(self, tls: ssl.SSLSocket, mine: list[socket.socket]) -> None:
         head = b""
@@ -330,7 +382,8 @@ class ProxySimulator(SimulatorServer):
 
     def find_response(self) -> dict:
         """The shape of Teleport's /webapi/find answer (webclient.PingResponse), trimmed."""
-        ssh = {"listen_addr": "0.0.0.0:3023", "tunnel_listen_addr": "0.0.0.0:3024"}
+        tunnel = f"0.0.0.0:{self.tunnel_port or 3024}"
+        ssh = {"listen_addr": "0.0.0.0:3023", "tunnel_listen_addr": tunnel}
         ssh |= {"web_listen_addr": "0.0.0.0:3080", "public_addr": self.address}
         proxy = {"kube": {"enabled": False}, "ssh": ssh, "db": {}}
         return {

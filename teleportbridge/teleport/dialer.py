@@ -1,9 +1,17 @@
 """Connect to Teleport the way `[teleport] addr` allows: Auth directly, or through a Proxy.
 
-The same TOML works for an Auth address (3025) and a Proxy (443/3080, Teleport Cloud):
-we decide by trying, never by port number. Direct mTLS first; when that fails, ask
-`/webapi/find` whether a Proxy is there and use its TLS routing. The chosen path is
-remembered, so reconnects of a running watcher go the same way.
+The same TOML works for an Auth address (3025), a Proxy with TLS routing (443/3080,
+Teleport Cloud), a Proxy's web address with separate listeners (3080) and its reverse
+tunnel address (3024): we decide by trying, never by port number, in a documented order
+(the Go client races the same paths in parallel; an order gives one clear error):
+
+1. direct mTLS to Auth;
+2. `/webapi/find`: a Proxy with TLS routing → TLS routing (or the WebSocket upgrade), and
+   if the Proxy will not route to Auth, SSH inside TLS with ALPN teleport-reversetunnel;
+   a Proxy without it → SSH to its reverse tunnel address (identity file needed);
+3. no Proxy answers find → SSH to `addr` itself as a reverse tunnel port.
+
+The chosen path is remembered, so reconnects of a running watcher go the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from teleportbridge.teleport.errors import (
 )
 from teleportbridge.teleport.identity import EXPIRED_MESSAGE, CredentialSource
 from teleportbridge.teleport.proto.authservice_pb2 import PingResponse
-from teleportbridge.teleport.proxy.find import FindUnreachable, find_proxy, find_url
+from teleportbridge.teleport.proxy.find import FindUnreachable, ProxyInfo, find_proxy, find_url
 from teleportbridge.teleport.proxy.route import (
     PATH_UPGRADE,
     connect_via_proxy,
@@ -31,8 +39,22 @@ from teleportbridge.teleport.proxy.route import (
 
 log = logging.getLogger(__name__)
 
+
+def _ssh_paths():
+    """The SSH reverse tunnel module, imported on first use only: importing asyncssh looks
+    for optional C libraries by running ldconfig/gcc/ld (seven child processes, ~0.4 s),
+    which every runwatcher, worker and manage.py start would otherwise pay, and which
+    would show up as children before runwatcher installs its signal handlers."""
+    from teleportbridge.teleport.proxy import ssh_tunnel
+
+    return ssh_tunnel
+
+
 DIRECT = "direct"
 PROXY = "proxy"
+SSH_PROXY = "ssh-proxy"  # web address of a Proxy without TLS routing → its reverse tunnel
+SSH_TUNNEL = "ssh-tunnel"  # addr is the reverse tunnel port itself
+SSH_ALPN = "ssh-alpn"  # TLS routing Proxy: SSH inside TLS with ALPN teleport-reversetunnel
 
 
 class Dialer:
@@ -59,20 +81,33 @@ class Dialer:
         self.kind: str | None = None  # DIRECT or PROXY once decided
         self.cluster = ""  # the cluster the Proxy routes to (PROXY only)
         self.upgrade = False  # PROXY only: inside the WebSocket connection upgrade
+        self.tunnel = ""  # SSH paths: the reverse tunnel address
 
-    def decision(self) -> tuple[str | None, str, bool]:
+    def decision(self) -> tuple[str | None, str, bool, str]:
         """The path chosen so far, to hand to another Dialer (see `adopt`)."""
-        return self.kind, self.cluster, self.upgrade
+        return self.kind, self.cluster, self.upgrade, self.tunnel
 
-    def adopt(self, decision: tuple[str | None, str, bool]) -> None:
+    def adopt(self, decision: tuple[str | None, str, bool, str]) -> None:
         """Take the path a probe (runwatcher's start-up check, in a child) decided."""
         with self._lock:
-            self.kind, self.cluster, self.upgrade = decision
+            self.kind, self.cluster, self.upgrade, self.tunnel = decision
 
     @property
     def description(self) -> str:
         if self.kind == DIRECT:
             return f"direct to Auth at {self.addr}"
+        if self.kind == SSH_PROXY:
+            return (
+                f"through the Proxy at {self.addr} (no TLS routing) using its SSH reverse "
+                f"tunnel at {self.tunnel}"
+            )
+        if self.kind == SSH_TUNNEL:
+            return f"through the Proxy's SSH reverse tunnel at {self.addr}"
+        if self.kind == SSH_ALPN:
+            return (
+                f"through the Proxy at {self.addr} using its SSH reverse tunnel over TLS "
+                "routing (ALPN teleport-reversetunnel)"
+            )
         how = "TLS routing over a WebSocket connection upgrade" if self.upgrade else "TLS routing"
         return f"through the Proxy at {self.addr} using {how}"
 
@@ -87,6 +122,8 @@ class Dialer:
                 conn, ping = self._direct()
             elif self.kind == PROXY:
                 conn, ping = self._proxy(upgrade=self.upgrade)
+            elif self.kind in (SSH_PROXY, SSH_TUNNEL, SSH_ALPN):
+                conn, ping = self._ssh(self.kind, reconnect=True)
             else:
                 conn, ping = self._decide()
             name, version = ping.ClusterName, ping.ServerVersion
@@ -107,7 +144,8 @@ class Dialer:
         except TeleportError as exc:
             conn.close()
             # Through a Proxy grpcio only sees "Socket closed"; the bridge knows why.
-            raise (upstream_failure(conn) or exc) from None
+            tunnel = _ssh_paths().tunnel_failure(conn) if self.tunnel else None
+            raise (upstream_failure(conn) or tunnel or exc) from None
         except BaseException:
             conn.close()
             raise
@@ -127,6 +165,21 @@ class Dialer:
         )
         return conn, self._ping(conn)
 
+    def _ssh(self, kind: str, *, reconnect: bool) -> tuple[Connection, PingResponse]:
+        ssh = _ssh_paths()
+        paths = {SSH_PROXY: ssh.PATH_SSH_PROXY, SSH_TUNNEL: ssh.PATH_SSH_TUNNEL}
+        conn = ssh.connect_via_tunnel(
+            self.tunnel,
+            self.creds_source,
+            path=paths.get(kind, ssh.PATH_SSH_ALPN),
+            proxy_addr=self.addr,
+            alpn_tls=kind == SSH_ALPN,
+            timeout=max(self.probe_timeout, 1.0),
+            public_ca=self.public_ca,
+            reconnect=reconnect,
+        )
+        return conn, self._ping(conn)
+
     def _decide(self) -> tuple[Connection, PingResponse]:
         try:
             conn, ping = self._direct()
@@ -134,27 +187,82 @@ class Dialer:
             return conn, ping
         except (TeleportUnavailable, HandshakeError) as exc:
             direct_error = exc
+        creds = self.creds_source.current()
         try:
             info = find_proxy(self.addr, timeout=self.probe_timeout, public_ca=self.public_ca)
         except FindUnreachable as exc:
-            raise type(direct_error)(
-                f"{direct_error} and {find_url(self.addr)} is unreachable ({exc})"
-            ) from None
+            unreachable = f"{direct_error} and {find_url(self.addr)} is unreachable ({exc})"
+            if not creds.has_ssh:
+                raise type(direct_error)(unreachable) from None
+            return self._decide_tunnel(direct_error, unreachable)
         if not info.tls_routing_enabled:
-            raise TeleportError(
-                f"{self.addr} is a Teleport Proxy without TLS routing: the plugin needs TLS "
-                "routing enabled on the Proxy or direct access to the Auth Service (port 3025)"
-            )
+            return self._decide_ssh_proxy(info)
+        self._check_cluster(info.cluster_name)
+        self.cluster = info.cluster_name
+        try:
+            conn, ping = self._proxy(upgrade=None)
+        except HandshakeError as exc:
+            if not creds.has_ssh:
+                raise
+            return self._decide_alpn_tunnel(exc)
+        self.kind, self.upgrade = PROXY, conn.path == PATH_UPGRADE
+        return conn, ping
+
+    def _decide_alpn_tunnel(self, routing_error: HandshakeError) -> tuple[Connection, PingResponse]:
+        """The Proxy routes TLS but not to Auth for us: the Go client's own way in, SSH
+        inside TLS with ALPN teleport-reversetunnel on the same address."""
+        self.tunnel = self.addr
+        try:
+            conn, ping = self._ssh(SSH_ALPN, reconnect=False)
+        except (_ssh_paths().NoTunnel, HandshakeError):
+            raise routing_error from None
+        self.kind = SSH_ALPN
+        return conn, ping
+
+    def _check_cluster(self, cluster: str) -> None:
         creds = self.creds_source.current()
-        if creds.cluster and creds.cluster != info.cluster_name:
+        if creds.cluster and cluster and creds.cluster != cluster:
             raise HandshakeError(
                 f"the identity {creds.source} is for Teleport cluster {creds.cluster!r} but the "
-                f"Proxy at {self.addr} serves cluster {info.cluster_name!r}: sign an identity "
-                f"on {info.cluster_name!r} or point [teleport] addr at the right Proxy"
+                f"Proxy at {self.addr} serves cluster {cluster!r}: sign an identity "
+                f"on {cluster!r} or point [teleport] addr at the right Proxy"
             )
-        self.cluster = info.cluster_name
-        conn, ping = self._proxy(upgrade=None)
-        self.kind, self.upgrade = PROXY, conn.path == PATH_UPGRADE
+
+    def _decide_ssh_proxy(self, info: ProxyInfo) -> tuple[Connection, PingResponse]:
+        """A Proxy with separate listeners: Auth only through its SSH reverse tunnel."""
+        creds = self.creds_source.current()
+        if not creds.has_ssh:
+            raise CredentialsError(
+                f"{self.addr} is a Teleport Proxy without TLS routing, reachable only over "
+                f"SSH, and {creds.source} has no SSH certificate (a TLS triple never has): "
+                "use an identity file (`tctl auth sign --format=file`, or tbot), or point "
+                "[teleport] addr at the Auth Service (port 3025)"
+            )
+        self._check_cluster(info.cluster_name)
+        self.tunnel, self.cluster = _ssh_paths().tunnel_addr(self.addr, info), info.cluster_name
+        try:
+            conn, ping = self._ssh(SSH_PROXY, reconnect=False)
+        except _ssh_paths().NoTunnel as exc:
+            raise TeleportUnavailable(
+                f"{self.addr} is a Teleport Proxy without TLS routing, so Auth is reached "
+                f"through its SSH reverse tunnel, but {exc}: open that port to the plugin "
+                "(or set TELEPORT_TUNNEL_PUBLIC_ADDR), enable TLS routing on the Proxy, or "
+                "point [teleport] addr at the Auth Service (port 3025)"
+            ) from None
+        self.kind = SSH_PROXY
+        return conn, ping
+
+    def _decide_tunnel(
+        self, direct_error: TeleportError, unreachable: str
+    ) -> tuple[Connection, PingResponse]:
+        """Neither Auth nor a web Proxy: the last path is `addr` as a reverse tunnel port."""
+        self.tunnel = self.addr
+        try:
+            conn, ping = self._ssh(SSH_TUNNEL, reconnect=False)
+        except _ssh_paths().NoTunnel:
+            # No SSH there either: the first two reasons are the useful ones.
+            raise type(direct_error)(unreachable) from None
+        self.kind = SSH_TUNNEL
         return conn, ping
 
 

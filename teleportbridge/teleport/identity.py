@@ -1,7 +1,10 @@
 """Teleport credentials: identity files (tctl / tbot) and the TLS triple, with reload.
 
-Only the TLS parts matter for gRPC (key, client certificate, CA certificates); the SSH
-lines of an identity file are recognised and skipped, exactly as Teleport's reader does.
+The TLS parts (key, client certificate, CA certificates) are what gRPC needs on every
+path. An identity file also carries an SSH user certificate and the cluster's SSH host CAs
+(`@cert-authority` lines): they are kept for the SSH paths (a Proxy without TLS routing, the
+reverse tunnel port), where they authenticate us to the Proxy and the Proxy to us. A TLS
+triple has no SSH part, so only the TLS paths are open to it.
 """
 
 from __future__ import annotations
@@ -44,16 +47,34 @@ class Credentials:
     not_after: datetime
     user: str
     cluster: str
+    # The SSH user certificate line (OpenSSH authorized-key format) and the SSH host CA
+    # lines of an identity file; empty for a TLS triple (no SSH path possible).
+    ssh_cert: str = ""
+    ssh_cas: tuple[str, ...] = ()
+
+    @property
+    def has_ssh(self) -> bool:
+        return bool(self.ssh_cert and self.ssh_cas)
 
     @property
     def expired(self) -> bool:
         return self.not_after <= datetime.now(UTC)
 
 
-def _pem_blocks(text: str, source: str) -> tuple[list[str], bool]:
-    """Split into PEM blocks (and whether an SSH cert line was seen), like Teleport's reader."""
+def _is_ssh_cert_line(line: str) -> bool:
+    """Teleport's test: the first token is an OpenSSH certificate type."""
+    first = line.split(" ", 1)[0]
+    return first.startswith(_SSH_CERT_PREFIXES) and first.endswith("-cert-v01@openssh.com")
+
+
+def _identity_parts(text: str, source: str) -> tuple[list[str], str, tuple[str, ...]]:
+    """PEM blocks, the SSH certificate line and the `@cert-authority` lines, in one pass
+    with Teleport's rules: lines are trimmed, PEM blocks run BEGIN..END, an SSH cert line
+    starts with a certificate key type, the rest is ignored."""
     blocks: list[str] = []
     current: list[str] | None = None
+    ssh_cert = ""
+    ssh_cas: list[str] = []
     for raw_line in text.splitlines():
         line = raw_line.strip()
         if current is not None:
@@ -64,14 +85,13 @@ def _pem_blocks(text: str, source: str) -> tuple[list[str], bool]:
             continue
         if line.startswith("-----BEGIN"):
             current = [line]
+        elif line.startswith("@cert-authority"):
+            ssh_cas.append(line)
+        elif not ssh_cert and _is_ssh_cert_line(line):
+            ssh_cert = line
     if current is not None:
         raise CredentialsError(f"identity file {source}: invalid PEM block (fragment)")
-    return blocks, any(
-        line.strip().split(" ", 1)[0].endswith("-cert-v01@openssh.com")
-        or line.strip().startswith(_SSH_CERT_PREFIXES)
-        for line in text.splitlines()
-        if not line.strip().startswith("@cert-authority")
-    )
+    return blocks, ssh_cert, tuple(ssh_cas)
 
 
 def _public_der(key) -> bytes:
@@ -147,7 +167,7 @@ def load_identity_file(path: str) -> Credentials:
             f"identity file {path} is not an identity file (not text; expected PEM blocks "
             "written by `tctl auth sign` or tbot)"
         ) from None
-    blocks, _ = _pem_blocks(text, path)
+    blocks, ssh_cert, ssh_cas = _identity_parts(text, path)
     if len(blocks) < 3:
         raise CredentialsError(
             f"identity file {path} must hold a private key, a TLS certificate and at least "
@@ -155,9 +175,10 @@ def load_identity_file(path: str) -> Credentials:
         )
     key, cert, *cas = blocks
     label = f"identity file {path}"
-    return _describe(
+    creds = _describe(
         cert.encode(), key.encode(), "".join(cas).encode(), path, (label, label, label)
     )
+    return dataclasses.replace(creds, ssh_cert=ssh_cert, ssh_cas=ssh_cas)
 
 
 def load_tls_triple(key_path: str, crt_path: str, cas_path: str) -> Credentials:

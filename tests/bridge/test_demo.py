@@ -56,7 +56,9 @@ def run_demo(tmp_path: Path, args: list[str], timeout: float) -> subprocess.Comp
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
-@pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "via-proxy"])
+@pytest.mark.parametrize(
+    "via_proxy", ["", "--via-proxy", "--via-ssh-proxy"], ids=["direct", "via-proxy", "via-ssh"]
+)
 def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     data = tmp_path / "data"
     data.mkdir()
@@ -66,7 +68,7 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     old_config.chmod(0o644)
     args = ["--exit-after-seed", "--data-dir", str(data)]
     if via_proxy:
-        args.append("--via-proxy")
+        args.append(via_proxy)
     out = run_demo(tmp_path, [sys.executable, "manage.py", "demo", *args], timeout=240)
     assert out.returncode == 0, out.stdout + out.stderr
     # The echo polls, so a post may first be seen already edited: check the end state.
@@ -82,7 +84,9 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     assert "alice clicked Approve (HTTP 200): Your approval of" in out.stdout
     assert "reply in eng/access-requests: alice reviewed the request" in out.stdout
     log = (data / "runwatcher.log").read_text()
-    path = "through the Proxy" if via_proxy else "direct to Auth"
+    path = {"": "direct to Auth", "--via-proxy": "using TLS routing"}.get(
+        via_proxy, "using its SSH reverse tunnel"
+    )
     assert path in log and "Successfully shut down" in log
     # The TOML holds the bot token and the identity a private key: owner only.
     for secret in ("teleport-mattermost.toml", "identity"):

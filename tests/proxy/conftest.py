@@ -10,6 +10,7 @@ import pytest
 
 from simulators.teleport.certs import write_identity_file, write_tls_triple
 from simulators.teleport.proxy import ProxySimulator
+from simulators.teleport.ssh_tunnel import ReverseTunnelSimulator
 from teleportbridge.config import TeleportConfig
 from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.dialer import Dialer
@@ -24,6 +25,21 @@ def proxy(teleport, tmp_path, monkeypatch):
         ca = p.write_public_ca(tmp_path / "public-ca.pem")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
         yield p
+
+
+@pytest.fixture
+def tunnel(teleport):
+    """The Proxy's SSH reverse tunnel listener (3024) in front of the simulated Auth."""
+    with ReverseTunnelSimulator(teleport.address, teleport.pki) as t:
+        yield t
+
+
+@pytest.fixture
+def separate(proxy, tunnel):
+    """The Proxy in separate listeners mode: find says no TLS routing, names the tunnel."""
+    proxy.tls_routing = False
+    proxy.tunnel_port = tunnel.port
+    return proxy
 
 
 @pytest.fixture

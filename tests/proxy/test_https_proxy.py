@@ -15,6 +15,7 @@ import pytest
 from teleportbridge.teleport.client import TeleportClient
 from teleportbridge.teleport.errors import TeleportError
 from teleportbridge.teleport.proxy.route import PATH_TLS_ROUTING, PATH_UPGRADE
+from teleportbridge.teleport.proxy.ssh_tunnel import PATH_SSH_PROXY
 from tests.proxy.conftest import make_dialer
 
 
@@ -156,3 +157,18 @@ def test_forward_proxy_credentials_come_from_the_url(
         with pytest.raises(TeleportError) as err:
             make_dialer(identity_cfg).connect()
         assert "407" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_reverse_tunnel_goes_through_https_proxy_with_its_credentials(
+    separate, tunnel, identity_cfg, auth_forward_proxy, monkeypatch, opened
+):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    port = auth_forward_proxy.server_address[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://bridge:s3cr%25t@127.0.0.1:{port}")
+    conn, _ = make_dialer(identity_cfg).connect()
+    opened.append(conn)
+    assert conn.path == PATH_SSH_PROXY
+    TeleportClient(conn).list_access_requests()
+    assert tunnel.address in auth_forward_proxy.targets  # the SSH connections, via CONNECT
+    assert tunnel.dials >= 2

@@ -13,7 +13,6 @@ from teleportbridge.teleport.dialer import connect
 from teleportbridge.teleport.errors import (
     CredentialsError,
     HandshakeError,
-    TeleportError,
     TeleportUnavailable,
 )
 from teleportbridge.teleport.identity import EXPIRED_MESSAGE, CredentialSource
@@ -38,14 +37,19 @@ def test_the_route_name_hex_encodes_the_cluster():
     )
 
 
-def test_a_proxy_without_tls_routing_is_refused(proxy, identity_cfg):
+def test_a_proxy_without_tls_routing_and_no_reachable_tunnel_says_both(proxy, identity_cfg):
+    """Without TLS routing the way in is the Proxy's SSH reverse tunnel (see
+    test_reverse_tunnel.py); when nothing answers there, the line says what to open."""
     proxy.tls_routing = False
-    with pytest.raises(TeleportError) as err:
+    with socket.socket() as s:  # a tunnel port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        proxy.tunnel_port = s.getsockname()[1]
+    with pytest.raises(TeleportUnavailable) as err:
         _connect(identity_cfg)
-    assert _one_line(err.value) == (
-        f"{proxy.address} is a Teleport Proxy without TLS routing: the plugin needs TLS "
-        "routing enabled on the Proxy or direct access to the Auth Service (port 3025)"
-    )
+    text = _one_line(err.value)
+    assert text.startswith(f"{proxy.address} is a Teleport Proxy without TLS routing, so Auth")
+    assert f"no SSH reverse tunnel answered at 127.0.0.1:{proxy.tunnel_port}" in text
+    assert "TELEPORT_TUNNEL_PUBLIC_ADDR" in text
 
 
 def test_an_identity_of_another_cluster_names_both_clusters(proxy, tmp_path):

@@ -26,6 +26,14 @@ class Command(BaseCommand):
             help="Reach Teleport through the simulated Proxy (TLS routing), like Teleport Cloud",
         )
         parser.add_argument(
+            "--via-ssh-proxy",
+            action="store_true",
+            help=(
+                "Reach Teleport through a simulated Proxy without TLS routing (separate "
+                "listeners): its SSH reverse tunnel, with the identity's SSH certificate"
+            ),
+        )
+        parser.add_argument(
             "--exit-after-seed",
             action="store_true",
             help="Exit once the seeded history is delivered (used by tests and CI)",
@@ -56,7 +64,13 @@ class Command(BaseCommand):
                 old.unlink()
         if not web:
             port = free_port()  # the web server still runs: it takes the button clicks
-        demo = Demo(data, web_port=port, via_proxy=opts["via_proxy"], say=self.say)
+        demo = Demo(
+            data,
+            web_port=port,
+            via_proxy=opts["via_proxy"],
+            via_ssh_proxy=opts["via_ssh_proxy"],
+            say=self.say,
+        )
         demo.install_signal_handlers()
         try:
             self.run_demo(demo, opts, web)
@@ -83,7 +97,12 @@ class Command(BaseCommand):
         demo.start_simulators()
         config = demo.write_config()
         say(f"Teleport simulator: {demo.teleport.address} (cluster {demo.teleport.cluster_name})")
-        if demo.proxy is not None:
+        if demo.tunnel is not None and demo.proxy is not None:
+            say(
+                f"Teleport Proxy simulator (separate listeners, no TLS routing): web "
+                f"{demo.proxy.address}, SSH reverse tunnel {demo.tunnel.address}"
+            )
+        elif demo.proxy is not None:
             say(f"Teleport Proxy simulator (TLS routing): {demo.proxy.address}")
         say(f"Mattermost simulator: {demo.mm.url}")
         say(f"Config: {config}  (logs: {demo.data / 'runwatcher.log'})")

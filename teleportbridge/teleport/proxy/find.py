@@ -33,6 +33,10 @@ class ProxyInfo:
     tls_routing_enabled: bool
     server_version: str
     public_addr: str
+    # webclient.SSHProxySettings: where the reverse tunnel is (Proxies without TLS routing).
+    ssh_public_addr: str = ""
+    tunnel_public_addr: str = ""
+    tunnel_listen_addr: str = ""
 
 
 def public_trust(override: str | None = None) -> str | bool:
@@ -95,11 +99,15 @@ def find_proxy(addr: str, *, timeout: float = 5.0, public_ca: str | None = None)
     try:
         body = resp.json()
         proxy = body.get("proxy") or {}
+        ssh = proxy.get("ssh") or {}
         info = ProxyInfo(
             cluster_name=str(body.get("cluster_name") or ""),
             tls_routing_enabled=bool(proxy.get("tls_routing_enabled", False)),
             server_version=str(body.get("server_version") or ""),
-            public_addr=str((proxy.get("ssh") or {}).get("public_addr") or ""),
+            public_addr=str(ssh.get("public_addr") or ""),
+            ssh_public_addr=str(ssh.get("ssh_public_addr") or ""),
+            tunnel_public_addr=str(ssh.get("ssh_tunnel_public_addr") or ""),
+            tunnel_listen_addr=str(ssh.get("tunnel_listen_addr") or ""),
         )
     except (ValueError, AttributeError):
         raise FindUnreachable("the answer is not a Teleport Proxy's JSON") from None

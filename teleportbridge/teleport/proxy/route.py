@@ -31,7 +31,7 @@ def auth_route(cluster: str) -> str:
     return f"teleport-auth@{cluster.encode().hex()}.{API_SERVER_NAME}"
 
 
-class _ContextCache:
+class ContextCache:
     """One SSLContext per credential set: refresh_identity swaps it for new connections only.
 
     Python's ssl can load a key only from a file, so the PEMs pass through a 0600 file in a
@@ -39,8 +39,8 @@ class _ContextCache:
     the probe) so one credential change builds one context.
     """
 
-    def __init__(self, route: str) -> None:
-        self._route = route
+    def __init__(self, route: str | None) -> None:
+        self._route = route  # None: plain h2 (the reverse tunnel path needs no route)
         self._lock = threading.Lock()
         self._creds: Credentials | None = None
         self._ctx: ssl.SSLContext | None = None
@@ -56,7 +56,8 @@ class _ContextCache:
     def _build(self, creds: Credentials, *, verify: bool) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.set_alpn_protocols([self._route, "h2"])  # the route first; h2 is what Auth takes
+        # The route first; h2 is what Auth takes.
+        ctx.set_alpn_protocols([self._route, "h2"] if self._route else ["h2"])
         if verify:
             ctx.load_verify_locations(cadata=creds.ca_pem.decode())
         else:  # only used to read the ALPN a peer picks, never to carry data
@@ -94,7 +95,7 @@ class ProxyRoute:
         # closed connection means "away for now", not "wrong cluster".
         self.reconnect = reconnect
         self.timeout = timeout
-        self._contexts = _ContextCache(auth_route(cluster))
+        self._contexts = ContextCache(auth_route(cluster))
         self._public_trust = public_trust(public_ca)
         self._public_ctx: ssl.SSLContext | None = None
 

@@ -67,6 +67,20 @@ def https_proxy_for(host: str) -> urllib.parse.SplitResult | None:
     return urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
 
 
+def join_host_port(host: str, port: str | int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def connect_request(proxy: urllib.parse.SplitResult, target: str) -> bytes:
+    """The HTTP CONNECT request for `target`, with Basic credentials from the proxy URL."""
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+    if proxy.username:
+        user = urllib.parse.unquote(proxy.username)
+        userinfo = f"{user}:{urllib.parse.unquote(proxy.password or '')}"
+        lines.append("Proxy-Authorization: Basic " + base64.b64encode(userinfo.encode()).decode())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 async def open_tcp(host: str, port: int, timeout: float) -> TcpStream:
     """TCP to host:port, through an HTTP CONNECT tunnel when HTTPS_PROXY says so (an
     http:// or https:// proxy, with Basic credentials from the URL)."""
@@ -90,13 +104,8 @@ async def open_tcp(host: str, port: int, timeout: float) -> TcpStream:
         ),
         timeout,
     )
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-    if proxy.username:
-        user = urllib.parse.unquote(proxy.username)
-        userinfo = f"{user}:{urllib.parse.unquote(proxy.password or '')}"
-        lines.append("Proxy-Authorization: Basic " + base64.b64encode(userinfo.encode()).decode())
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    target = join_host_port(host, port)
+    writer.write(connect_request(proxy, target))
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
     status = head.split(b"\r\n", 1)[0].decode("latin-1")
     if len(status.split()) < 2 or status.split()[1] != "200":
