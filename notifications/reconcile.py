@@ -47,7 +47,7 @@ def reply_key(request_id: str, channel_id: str, review: Review) -> str:
 
 def root_text(request: AccessRequest, status: str | None = None) -> str:
     state = status or request.state
-    addr = WatcherState.get().proxy_public_addr
+    addr = WatcherState.proxy_addr()
     return render_root_post(
         RootPostData(
             request_id=request.pk,
