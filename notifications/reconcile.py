@@ -211,15 +211,30 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
 
 
 def sync_wanted_posts(request: AccessRequest) -> None:
-    """Update wanted texts and create reply rows; no network."""
-    roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
-    text = root_text(request)
-    Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
-        text_wanted=text
+    """Update wanted texts and create reply rows; no network.
+
+    One read of the request's posts: the text UPDATE runs only when a root's text differs
+    and a reply is created only where (review, channel) has none yet (a burst's requests
+    have no reviews and unchanged texts: two SELECTs, no writes).
+    """
+    posts = list(
+        Post.objects.filter(request=request).only(
+            "id", "kind", "channel_id", "review_id", "text_wanted", "recipient", "request_id"
+        )
     )
+    roots = [p for p in posts if p.kind == Post.Kind.ROOT]
+    text = root_text(request)
+    if any(root.text_wanted != text for root in roots):
+        Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
+            text_wanted=text
+        )
+    replied = {(p.review_id, p.channel_id) for p in posts if p.kind == Post.Kind.REPLY}
     for review in request.reviews.order_by("position"):
         for root in roots:
-            _ensure_reply(review, root)
+            if (review.pk, root.channel_id) not in replied:
+                # get_or_create: another worker may be creating it right now (the unique
+                # constraint per review and channel keeps it one row).
+                _ensure_reply(review, root)
 
 
 def reconcile_request(request_id: str) -> str:
