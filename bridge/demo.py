@@ -128,6 +128,8 @@ class Demo:
             mm.add_channel("eng", "access-requests", "Access Requests"): "eng/access-requests",
             mm.add_channel("eng", "dba", "DBA"): "eng/dba",
             mm.add_channel("eng", "secret-ops", "Secret Ops", bot_member=False): "eng/secret-ops",
+            mm.add_channel("eng", "oncall", "On call"): "eng/oncall",
+            mm.add_channel("eng", "security-alerts", "Security alerts"): "eng/security-alerts",
         }
         for name in ("alice", "bob", "carol", "dave"):
             mm.add_user(f"{name}@example.com", name)
@@ -142,7 +144,19 @@ class Demo:
             f'identity = "{self.data / "identity"}"\n\n'
             "[mattermost]\n"
             f'url = "{self.mm.url}"\n'
-            f'token = "{self.mm.bot_token}"\n\n'
+            f'token = "{self.mm.bot_token}"\n'
+            # The bridge's follow-ups (issue 16), with demo-sized durations.
+            "notify_requester = true\n"
+            "show_reviewers = true\n\n"
+            "[reminders]\n"
+            'after = "5s"\n'
+            "max = 1\n"
+            'escalate_to = ["eng/oncall"]\n'
+            'escalate_after = "8s"\n\n'
+            "[audit]\n"
+            'alert_channel = "eng/security-alerts"\n\n'
+            "[web]\n"
+            f'public_url = "http://{HOST}:{self.web_port}"\n\n'
             "[role_to_recipients]\n"
             '"*" = ["eng/access-requests", "alice@example.com"]\n'
             '"dba" = ["eng/dba", "eng/secret-ops"]\n\n'
@@ -153,7 +167,7 @@ class Demo:
         return path
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **self.env_extra, "DEBUG": "1"}
+        env = {**os.environ, **self.env_extra, "DEBUG": "1", "ALERT_SCAN_SECONDS": "2"}
         env.setdefault("DATABASE_URL", f"sqlite:///{settings.DATABASES['default']['NAME']}")
         return env
 
@@ -211,6 +225,10 @@ class Demo:
             "dba": ["postgres", "root"],
         }.items():
             t.set_role(role, logins)
+        # Teleport user names are not emails here: a trait names the Mattermost account,
+        # so the requester gets a direct message when the request is resolved.
+        for user in ("bob", "dave", "grace"):
+            t.set_user(user, mattermost_username=[user])
         approved = t.create_request(
             user="bob",
             roles=["editor"],
@@ -249,13 +267,23 @@ class Demo:
                 return
             self.stop.wait(0.2)
 
-    def wait_resolved(self, timeout: float = 60) -> bool:
-        """True once the approval, denial and expiry edits are visible in Mattermost."""
+    def wait_resolved(self, timeout: float = 120) -> bool:
+        """True once the approval, denial and expiry edits are visible in Mattermost, and
+        the follow-ups: a reminder, an escalation, a requester DM and a security alert."""
         deadline = time.monotonic() + timeout
+        wanted = (
+            "✅ APPROVED",
+            "❌ DENIED",
+            "⌛ EXPIRED",
+            "Still waiting for review",
+            "Your access request",
+            "Access request anomaly",
+        )
         while time.monotonic() < deadline and not self.stop.is_set():
             self.check_children()
-            text = "".join(p["message"] for p in self.mm.root_posts())
-            if all(s in text for s in ("✅ APPROVED", "❌ DENIED", "⌛ EXPIRED")):
+            text = "".join(p["message"] for p in self.mm.posts())
+            oncall = [c for c, name in self.channels.items() if name == "eng/oncall"]
+            if all(s in text for s in wanted) and self.mm.root_posts(oncall[0]):
                 return True
             self.stop.wait(0.2)
         return False
@@ -275,7 +303,7 @@ class Demo:
             self._seen[post["id"]] = stamp
             where = self.channels.get(post["channel_id"], "direct message")
             lines = post["message"].splitlines()
-            first = next((ln for ln in lines if "Status" in ln or "reviewed" in ln), "")
+            first = next((ln for ln in lines if "**Status**" in ln), lines[0] if lines else "")
             self.say(f"  [mattermost] {kind:5} in {where}: {first.strip()}")
 
     def shutdown(self) -> None:

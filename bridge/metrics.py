@@ -117,6 +117,16 @@ class NumbersCollector(Collector):
             "1 if the plugin's role lacks event [list, read] (the audit log cannot be read)",
             value=int(n.audit_permission_missing),
         )
+        yield GaugeMetricFamily(
+            PREFIX + "access_monitoring_rules",
+            "Access monitoring rules for this plugin (notification name mattermost)",
+            value=n.rules_total,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "access_monitoring_rules_broken",
+            "Access monitoring rules whose condition cannot be parsed or evaluated (skipped)",
+            value=n.rules_broken,
+        )
         yield _labelled(
             CounterMetricFamily,
             "rejected_records",

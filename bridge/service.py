@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from bridge.followup_loop import alert_scan_seconds, scan_alerts, scan_reminders
 from bridge.leader import LeaderLock
 from bridge.logsetup import configure_logging
 from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_tree_and_exit
@@ -463,6 +464,9 @@ class Service:
                 self._loop("audit-poller", self.opts.audit_interval, self._poll_audit)
             # Short: a due retry (e.g. Retry-After: 2) waits at most this long extra.
             self._loop("sweeper", SWEEP_SECONDS, sweep_due_posts)
+            # Follow-ups (off unless the TOML enables them); self.cfg follows SIGHUP.
+            self._loop("reminders", SWEEP_SECONDS, lambda: scan_reminders(self.cfg))
+            self._loop("alerts", alert_scan_seconds(), lambda: scan_alerts(self.cfg))
             if not self.stopping.is_set():
                 self.watcher.run()
         finally:

@@ -349,6 +349,21 @@ NOTIFY_SENDING_LEASE_SECONDS = _int("NOTIFY_SENDING_LEASE_SECONDS", default=60, 
 # A request may name any number of suggested reviewers; each costs Mattermost lookups and a
 # DM. The first N are notified, the rest recorded on the plan as skipped.
 NOTIFY_MAX_SUGGESTED_REVIEWERS = _int("NOTIFY_MAX_SUGGESTED_REVIEWERS", default=20, minimum=0)
+# Security alerts ([audit] alert_channel): how often runwatcher looks for new anomalies (a
+# correlation over the last 24 hours, so not every few seconds).
+ALERT_SCAN_SECONDS = _int("ALERT_SCAN_SECONDS", default=30, minimum=1)
+
+# Access monitoring rules: the IANA timezone `clock_between` uses ("" = UTC, as upstream's
+# notification plugins, which pass no timezone), and how long a user's traits are reused.
+AMR_TIMEZONE = env.str("AMR_TIMEZONE", default="").strip()
+if AMR_TIMEZONE and AMR_TIMEZONE != "UTC":
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(AMR_TIMEZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _invalid("AMR_TIMEZONE", f"{AMR_TIMEZONE!r} is not a known IANA timezone") from None
+AMR_TRAITS_CACHE_SECONDS = _seconds("AMR_TRAITS_CACHE_SECONDS", default=60.0)
 
 # runwatcher's graceful stop (SIGTERM/SIGINT) gets this long before it is forced, as the
 # Go plugin's 15 s; keep it below your supervisor's kill timeout.

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from notifications.models import DeliveryAttempt, Post, sending_lease
 from teleportbridge.models import (
+    AccessMonitoringRule,
     AccessRequest,
     AuditCursor,
     RejectedEvent,
@@ -51,6 +52,10 @@ class Numbers:
     audit_poll_failing: bool
     audit_permission_missing: bool
     rejected_by_kind: dict[str, int] = field(default_factory=dict)
+    # Access monitoring rules the plugin uses: how many, and how many cannot be used
+    # (condition does not parse/type-check, or failed to evaluate for some request).
+    rules_total: int = 0
+    rules_broken: int = 0
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -106,6 +111,7 @@ def numbers(*, now: datetime | None = None) -> Numbers:
     retries = Post.objects.aggregate(n=Sum("retries"))["n"] or 0
     watcher = WatcherState.objects.filter(pk=1).first()
     cursor = AuditCursor.objects.filter(pk=1).first()
+    rules = [r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost]
     rejected = dict(
         RejectedEvent.objects.values_list("kind").annotate(n=Sum("count")).order_by("kind")
     )
@@ -128,6 +134,8 @@ def numbers(*, now: datetime | None = None) -> Numbers:
         audit_poll_failing=bool(cursor and cursor.last_error),
         audit_permission_missing=bool(cursor and cursor.permission_missing),
         rejected_by_kind={k.value: rejected.get(k.value, 0) or 0 for k in RejectedEvent.Kind},
+        rules_total=len(rules),
+        rules_broken=sum(1 for r in rules if not r.healthy),
     )
 
 

@@ -34,6 +34,7 @@ from dashboard.facts import (
 from dashboard.numbers import Numbers, numbers
 from notifications.models import DeliveryAttempt, NotificationPlan, Post
 from teleportbridge.models import (
+    AccessMonitoringRule,
     AccessRequest,
     AuditCursor,
     AuditEvent,
@@ -232,7 +233,15 @@ def request_detail(request_id: str, *, now: datetime | None = None) -> RequestDe
             if plan.status == "planned"
             else ("Notification skipped")
         )
-        entries.append(TimelineEntry(plan.planned_at, "plan", title, plan.reason))
+        matched = [r["name"] for r in plan.rules if r.get("matched")]
+        if matched:
+            title += " (routed by rule " + ", ".join(f"`{name}`" for name in matched) + ")"
+        failed = [f"{r['name']}: {r['error']}" for r in plan.rules if r.get("error")]
+        detail = plan.reason + "".join(f"\nrule skipped, {f}" for f in failed)
+        entries.append(TimelineEntry(plan.planned_at, "plan", title, detail))
+    from dashboard.followup_timeline import followup_entries  # it imports TimelineEntry
+
+    entries += followup_entries(req)
     posts = Post.objects.filter(request=req).prefetch_related("attempts_log")
     for post in posts:
         attempts = sorted(post.attempts_log.all(), key=lambda a: a.at)
@@ -367,6 +376,8 @@ class Health:
     review_events: int
     #: The numbers /metrics exports, from the same function (dashboard/numbers.py).
     numbers: Numbers
+    #: The plugin's access monitoring rules, with their health.
+    rules: list[AccessMonitoringRule] = field(default_factory=list)
 
 
 def health() -> Health:
@@ -380,6 +391,7 @@ def health() -> Health:
         audit_events=AuditEvent.objects.count(),
         review_events=AuditEvent.objects.filter(event_type=REVIEW_EVENT).count(),
         numbers=n,
+        rules=[r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost],
     )
 
 

@@ -108,7 +108,7 @@ class PostAdmin(ReadOnlyAdmin):
     list_filter = (FailedFilter, "status", "kind")
     search_fields = ("request__id", "recipient", "mattermost_id", "channel_id", "key")
     list_select_related = ("request",)
-    raw_id_fields = ("request", "review", "root")
+    raw_id_fields = ("request", "review", "root", "alert")
     exclude = ("last_error",)
     readonly_fields = ("error_text",)
     inlines = [DeliveryAttemptInline]
@@ -173,3 +173,7 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 class ChannelLookupAdmin(ReadOnlyAdmin):
     list_display = ("handle", "channel_id", "error", "checked_at")
     search_fields = ("handle", "channel_id")
+
+
+# The follow-ups' pages (issue 16), in their own module.
+from notifications import followup_admin  # noqa: E402, F401

@@ -85,7 +85,7 @@ def deliver_request(
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     with attempts.batched():
         for post in ordered:
-            if post.kind == Post.Kind.REPLY and post.root_id is not None:
+            if post.kind in Post.THREADED and post.root_id is not None:
                 _attach_root(post, by_pk)
             if not post.is_due(now):
                 continue
@@ -130,7 +130,7 @@ def _find_existing(client: MattermostClient, post: Post) -> dict | None:
 def deliver(post: Post, client: MattermostClient) -> Result:
     """One step for one post. Expected failures are recorded on the post, never raised."""
     root_mm_id = ""
-    if post.kind == Post.Kind.REPLY:
+    if post.kind in Post.THREADED:
         root = post.root
         if root is None or not root.mattermost_id:
             return Result(Outcome.WAITING)  # ordering: a reply waits for its root post

@@ -67,7 +67,7 @@ class PostQuerySet(models.QuerySet["Post"]):
         # A reply can only be sent under a root that exists in Mattermost: until then it is
         # not due (a root that failed for good would otherwise re-queue its request's
         # reconcile at every sweep, forever); the root's own delivery brings it along.
-        has_root = ~Q(kind=Post.Kind.REPLY) | (Q(root__isnull=False) & ~Q(root__mattermost_id=""))
+        has_root = ~Q(kind__in=Post.THREADED) | (Q(root__isnull=False) & ~Q(root__mattermost_id=""))
         return self.filter(has_root).filter(
             Q(status=Post.Status.PENDING, created_at__lte=now - grace)
             | Q(status=Post.Status.RETRYING, next_attempt_at__isnull=True)
@@ -91,6 +91,10 @@ class Post(models.Model):
         ROOT = "root"
         REPLY = "reply"
         TEST = "test"
+        # Bridge-only follow-ups (issue 16), same outbox discipline as the two above:
+        DM = "dm"  # a direct message to the requester (followup_models.RequesterContact)
+        REMINDER = "reminder"  # a thread reply under a root: "still waiting for review"
+        ALERT = "alert"  # a security alert or digest (followup_models.SecurityAlert)
 
     class Status(models.TextChoices):
         PENDING = "pending"  # wanted, not yet tried
@@ -133,6 +137,15 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The alert this post carries (kind ALERT), else null.
+    alert = models.ForeignKey(
+        "notifications.SecurityAlert",
+        on_delete=models.CASCADE,
+        related_name="posts",
+        null=True,
+        blank=True,
+    )
+
     objects = PostQuerySet.as_manager()
 
     class Meta:
@@ -162,13 +175,16 @@ class Post(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.mattermost_id or self.key} in {self.channel_id}"
 
+    # Kinds posted as a thread reply under `root` (they wait for it to exist).
+    THREADED = (Kind.REPLY, Kind.REMINDER)
+
     @property
     def is_synced(self) -> bool:
         return self.status == self.Status.SENT and self.text_sent == self.text_wanted
 
     def is_due(self, now: datetime, *, grace: timedelta = timedelta(0)) -> bool:
         """Has this post work to do at `now`? The Python twin of `PostQuerySet.due`."""
-        if self.kind == self.Kind.REPLY and (self.root is None or not self.root.mattermost_id):
+        if self.kind in self.THREADED and (self.root is None or not self.root.mattermost_id):
             return False  # it waits for its root (see PostQuerySet.due)
         if self.status == self.Status.PENDING:
             return self.created_at <= now - grace
@@ -306,6 +322,12 @@ class NotificationPlan(models.Model):
     # {role: [logins]} from GetRole when planned: what approving would grant. Kept for the
     # plugin data's logins_by_role and the timeline; {} when role read is not granted.
     logins_by_role = models.JSONField(default=dict, blank=True)
+    # [{"name": ..., "matched": bool, "error": ...}]: every access monitoring rule evaluated
+    # for this request, so the timeline can say "routed by rule `editors`" (issue 13).
+    rules = models.JSONField(default=list, blank=True)
+    # Requested resources by friendly name (`kind/hostname`, else `/cluster/kind/name`), as the
+    # Go plugin writes them to plugin data `resources`; [] when the request names none.
+    resources = models.JSONField(default=list, blank=True)
     plugin_data_written = models.TextField(blank=True, help_text="Last plugin data we wrote")
     planned_at = models.DateTimeField(auto_now_add=True)
 
@@ -338,3 +360,24 @@ class RateLimitState(models.Model):
     def __str__(self) -> str:
         rate = f"{1 / self.interval_hi:.1f}/s" if self.interval_hi else "unknown rate"
         return f"rate limit {self.burst_limit} burst, {rate}"
+
+
+# The follow-up models (requester contact, reminder schedule, security alerts) live in their
+# own module; imported here so Django registers them with this app.
+from notifications.followup_models import (  # noqa: E402
+    ReminderSchedule,
+    RequesterContact,
+    SecurityAlert,
+)
+
+__all__ = [
+    "ChannelLookup",
+    "DeliveryAttempt",
+    "NotificationPlan",
+    "Post",
+    "RateLimitState",
+    "Recipient",
+    "ReminderSchedule",
+    "RequesterContact",
+    "SecurityAlert",
+]

@@ -181,7 +181,8 @@ def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.
     return plugindata_codec.PluginData(
         user=request.user,
         roles=list(request.roles),
-        resources=list(request.resources),
+        # Friendly names as the Go plugin writes them (resolved when planned).
+        resources=list(plan.resources) or list(request.resources),
         request_reason=request.reason,
         reviews_count=replied,
         resolution=str(request.state) if resolved else "",

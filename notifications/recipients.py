@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,24 +22,25 @@ from django.utils import timezone
 
 from common.ttl_cache import TTLCache
 from notifications import runtime
-from notifications.conditions import UnsupportedCondition, evaluate
 from notifications.mattermost.errors import PermanentError
 from notifications.models import ChannelLookup, Recipient
 from notifications.recipient_handles import display_name_hint, is_email, parse_handle
+from notifications.request_facts import facts_for, user_traits
+from teleportbridge.amr import rules as amr_rules
+from teleportbridge.amr.rules import RuleResult, applicable_rules
 from teleportbridge.config import Config
-from teleportbridge.models import AccessMonitoringRule, AccessRequest
+from teleportbridge.models import AccessRequest
 from teleportbridge.sanitize import shown
 
 log = logging.getLogger(__name__)
 
 LOOKUP_TTL = timedelta(minutes=10)
 
-#: Seconds a process keeps the monitoring rules, the admin recipients and resolved
-#: channels without asking the database again (common.ttl_cache). An edit in the admin
-#: clears this process's copy at once (signals below); other processes see it within
-#: this many seconds, i.e. for requests planned after that.
+#: Seconds a process keeps the admin recipients and resolved channels without asking
+#: the database again (common.ttl_cache). An edit in the admin clears this process's
+#: copy at once (signals below); other processes see it within this many seconds, i.e.
+#: for requests planned after that.
 SETTINGS_TTL = 5.0
-_rules: TTLCache[list[AccessMonitoringRule]] = TTLCache(SETTINGS_TTL)
 _admins: TTLCache[list[tuple[str, str]]] = TTLCache(SETTINGS_TTL)
 # handle -> channel id, only successful lookups; a row deleted or re-checked by another
 # process is seen within CHANNEL_TTL (never later than its DB row's own LOOKUP_TTL).
@@ -47,19 +49,13 @@ _channels: TTLCache[str] = TTLCache(CHANNEL_TTL)
 
 
 @receiver([post_save, post_delete], sender=Recipient)
-@receiver([post_save, post_delete], sender=AccessMonitoringRule)
 def _settings_changed(**_kwargs: object) -> None:
-    _rules.clear()
     _admins.clear()
 
 
 @receiver([post_save, post_delete], sender=ChannelLookup)
 def _lookup_changed(instance: ChannelLookup, **_kwargs: object) -> None:
     _channels.discard(instance.handle)
-
-
-def _all_rules() -> list[AccessMonitoringRule]:
-    return _rules.get("all", lambda: list(AccessMonitoringRule.objects.all()))
 
 
 def _admin_recipients() -> list[tuple[str, str]]:
@@ -92,35 +88,42 @@ class Resolved:
         return dataclasses.asdict(self)
 
 
-def _rule_recipients(request: AccessRequest) -> list[Wanted]:
-    wanted: list[Wanted] = []
-    for rule in _all_rules():
-        if not rule.applies_to_mattermost:
-            continue
-        try:
-            matches = evaluate(
-                rule.condition,
-                roles=request.roles,
-                user=request.user,
-                suggested_reviewers=request.suggested_reviewers,
-                reason=request.reason,
-            )
-        except UnsupportedCondition as exc:
-            log.warning(
-                "Access monitoring rule %s: cannot evaluate its condition (%s); "
-                "ignoring the rule, the configured recipients apply",
-                rule.name,
-                exc,
-            )
-            continue
-        if matches:
-            wanted.extend(Wanted(r, f"rule:{rule.name}") for r in rule.recipients)
-    return wanted
+def rule_results(
+    request: AccessRequest,
+    *,
+    record: bool = True,
+    resource_labels: tuple[Mapping[str, str], ...] = (),
+) -> list[RuleResult]:
+    """Evaluate the plugin's access monitoring rules for this request, recording their
+    health unless `record` is False (amr-test). Traits are only fetched when some rule
+    reads `user.traits`."""
+    rules = applicable_rules()
+    if not rules:
+        return []
+    traits = None
+    if any("user.traits" in r.condition for r in rules):
+        traits = user_traits(request.user)
+    facts = facts_for(request, traits=traits, resource_labels=resource_labels)
+    return amr_rules.route(facts) if record else amr_rules.evaluate(rules, facts)
 
 
-def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
-    """Raw recipient handles for a request, de-duplicated, with where each came from."""
-    wanted = _rule_recipients(request)
+def route_request(
+    request: AccessRequest,
+    cfg: Config,
+    *,
+    use_rules: bool = True,
+    record: bool = True,
+    resource_labels: tuple[Mapping[str, str], ...] = (),
+) -> tuple[list[Wanted], list[RuleResult]]:
+    """Raw recipient handles, de-duplicated, with where each came from, and the rules' verdicts.
+
+    With `use_rules=False` the TOML routing and suggested reviewers apply whatever the rules
+    say (the caller's fallback when no rule recipient resolves to a channel).
+    """
+    results = (
+        rule_results(request, record=record, resource_labels=resource_labels) if use_rules else []
+    )
+    wanted = [Wanted(h, f"rule:{r.name}") for r in results if r.matched for h in r.recipients]
     if not wanted:
         wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]
         wanted += _suggested(request.suggested_reviewers)
@@ -134,7 +137,12 @@ def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
         if w.handle not in seen:
             seen.add(w.handle)
             unique.append(w)
-    return unique
+    return unique, results
+
+
+def wanted_recipients(request: AccessRequest, cfg: Config) -> list[Wanted]:
+    """Raw recipient handles for a request (see route_request)."""
+    return route_request(request, cfg)[0]
 
 
 def _suggested(reviewers: list[str]) -> list[Wanted]:

@@ -18,10 +18,17 @@ import logging
 from django.db import IntegrityError, transaction
 
 from common.request_log import request_context
-from notifications import delivery, plugindata_codec, plugindata_sync, runtime
+from notifications import (
+    delivery,
+    followups,
+    plugindata_codec,
+    plugindata_sync,
+    requested_resources,
+    runtime,
+)
 from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
-from notifications.recipients import resolve_all, wanted_recipients
+from notifications.recipients import resolve_all, route_request
 from notifications.render import RootPostData, render_review_reply, render_root_post, request_link
 from teleportbridge.models import AccessRequest, RequestState, Review, WatcherState
 
@@ -45,10 +52,20 @@ def reply_key(request_id: str, channel_id: str, review: Review) -> str:
     return f"{request_id}:{channel_id}:review:{digest}"[:128]
 
 
-def root_text(request: AccessRequest, status: str | None = None) -> str:
+def root_text(
+    request: AccessRequest, status: str | None = None, resources: list[str] | None = None
+) -> str:
     state = status or request.state
     addr = WatcherState.proxy_addr()
-    return render_root_post(
+    shown: list[str] = []
+    if runtime.get_config().mattermost.show_resources:
+        if resources is None:
+            stored = NotificationPlan.objects.filter(pk=request.pk).values_list(
+                "resources", flat=True
+            )
+            resources = list(stored.first() or [])
+        shown = resources
+    text = render_root_post(
         RootPostData(
             request_id=request.pk,
             user=request.user,
@@ -57,8 +74,10 @@ def root_text(request: AccessRequest, status: str | None = None) -> str:
             status="PENDING" if state in (RequestState.PENDING, RequestState.NONE) else state,
             resolve_reason=request.resolve_reason,
             link=request_link(addr, request.pk) if addr else None,
+            resources=shown,
         )
     )
+    return followups.with_reviews(text, request)
 
 
 def reply_text(review: Review) -> str:
@@ -84,13 +103,35 @@ def _ensure_reply(review: Review, root: Post, **extra) -> None:
     )
 
 
-def _skip(request: AccessRequest, reason: str, recipients: list | None = None) -> NotificationPlan:
+def _skip(
+    request: AccessRequest,
+    reason: str,
+    recipients: list | None = None,
+    rules: list | None = None,
+    resources: list | None = None,
+) -> NotificationPlan:
     log.warning("No channel to post: %s", reason)
-    return _create_plan(request, NotificationPlan.Status.SKIPPED, reason, recipients or [])
+    return _create_plan(
+        request,
+        NotificationPlan.Status.SKIPPED,
+        reason,
+        recipients or [],
+        rules=rules,
+        resources=resources,
+    )
 
 
 def _create_plan(
-    request, status, reason, recipients, *, adopted=False, logins=None, then=None
+    request,
+    status,
+    reason,
+    recipients,
+    *,
+    adopted=False,
+    logins=None,
+    then=None,
+    rules=None,
+    resources=None,
 ) -> NotificationPlan:
     """Record the decision and, in the same transaction, the rows it implies (`then()`).
 
@@ -106,6 +147,8 @@ def _create_plan(
                 recipients=recipients,
                 adopted_from_plugin_data=adopted,
                 logins_by_role=logins or {},
+                rules=rules or [],
+                resources=resources or [],
             )
             if then is not None:
                 then()
@@ -153,6 +196,8 @@ def _adopt(request: AccessRequest, pd: plugindata_codec.PluginData) -> Notificat
         adopted=True,
         logins=pd.logins_by_role,
         then=record_posts,
+        # The Go plugin's friendly names stand (our later plugin-data writes keep them).
+        resources=list(pd.resources),
     )
     log.info("Adopted %d post(s) from plugin data", len(pd.messages))
     return plan
@@ -168,19 +213,40 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         return _adopt(request, pd)
     if request.state != RequestState.PENDING:
         return _skip(request, f"first seen already {request.state}; nothing to announce")
-    wanted = wanted_recipients(request, runtime.get_config())
+    cfg = runtime.get_config()
+    found = requested_resources.resolve(request)  # network: before the transaction
+    wanted, results = route_request(request, cfg, resource_labels=found.labels)
+    rules = [{"name": r.name, "matched": r.matched, "error": r.error} for r in results]
     if not wanted:
-        return _skip(request, "no recipients configured and no suggested reviewers")
+        return _skip(
+            request,
+            "no recipients configured and no suggested reviewers",
+            rules=rules,
+            resources=found.names,
+        )
     resolved = resolve_all(wanted)
+    from_rules = [r for r in resolved if r.source.startswith("rule:")]
+    if from_rules and not any(r.channel_id for r in from_rules):
+        # As upstream: rule recipients replace the TOML routing only when at least one of
+        # them resolves to a channel; otherwise the configured recipients apply.
+        log.warning(
+            "No recipient of the matching access monitoring rules resolved to a channel; "
+            "the configured recipients apply"
+        )
+        fallback, _ = route_request(request, cfg, use_rules=False, record=False)
+        tried = {r.handle for r in resolved}
+        resolved += resolve_all([w for w in fallback if w.handle not in tried])
     records = [r.as_json() for r in resolved]
     channels: dict[str, str] = {}
     for r in resolved:
         if r.channel_id and r.channel_id not in channels:
             channels[r.channel_id] = r.handle
     if not channels:
-        return _skip(request, "none of the recipients could be resolved", records)
+        return _skip(
+            request, "none of the recipients could be resolved", records, rules, found.names
+        )
     logins = plugindata_sync.logins_by_role(request)  # network: before the transaction
-    text = root_text(request)
+    text = root_text(request, resources=found.names)
 
     def create_roots() -> None:
         # One INSERT for all roots. ignore_conflicts: rows already there (unique key per
@@ -207,6 +273,8 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         records,
         logins=logins,
         then=create_roots,
+        rules=rules,
+        resources=found.names,
     )
 
 
@@ -251,8 +319,11 @@ def reconcile_request(request_id: str) -> str:
             return f"recipients pending: {exc}"
         if plan.status == NotificationPlan.Status.SKIPPED:
             return f"skipped: {plan.reason}"
-        posts = sync_wanted_posts(request)
-        result = delivery.deliver_request(request, runtime.mattermost(), posts=posts)
+        sync_wanted_posts(request)
+        # Follow-ups (reminders, requester DMs) may add rows here, so delivery reads the
+        # posts afresh rather than reusing sync_wanted_posts' copy.
+        followups.before_delivery(request, plan, sync_wanted_posts)
+        result = delivery.deliver_request(request, runtime.mattermost())
         plugindata_sync.write(request, plan)
         counts = result.counts
         summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"

@@ -69,6 +69,19 @@ class RootPostData:
     status: str = "PENDING"
     resolve_reason: str = ""
     link: str | None = None
+    # Friendly names of the requested resources; a line only when non-empty (the caller
+    # passes them only with `[mattermost] show_resources = true`).
+    resources: Sequence[str] = field(default_factory=tuple)
+
+
+#: How many resource names the `**Resources**:` line lists before "and K more".
+SHOWN_RESOURCES_MAX = 5
+
+
+def resources_line(names: Sequence[str], safe: bool) -> str:
+    shown = [safe_inline(n) if safe else n for n in names[:SHOWN_RESOURCES_MAX]]
+    more = len(names) - len(shown)
+    return "**Resources**: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _render_root(data: RootPostData, user: str, roles: Sequence[str], safe: bool) -> str:
@@ -88,6 +101,7 @@ def _render_root(data: RootPostData, user: str, roles: Sequence[str], safe: bool
         "*You have new pending request to review!*" if pending else "",
         f"**User**: {user}",
         "**Roles**: " + ", ".join(roles),
+        *([resources_line(list(data.resources), safe)] if data.resources else []),
         f"**Request ID**: {rid}",
         reason,
         f"**Status**: {STATUS_EMOJI.get(status, '')} {status}",

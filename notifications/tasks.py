@@ -17,7 +17,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from notifications import attempts, reconcile, runtime
+from notifications import alerts, attempts, reconcile, runtime
 from notifications.claims import release_dead_claims
 from notifications.mattermost.errors import MattermostError
 from notifications.models import Post, Recipient, sending_lease
@@ -45,6 +45,23 @@ def enqueue_reconcile(request_id: str, *, why: str) -> None:
 
     def _send() -> None:
         async_task(reconcile_request, request_id, task_name=f"{why} {request_id}"[:100])
+
+    if _queue_in_database():
+        _send()
+    else:
+        transaction.on_commit(_send, robust=True)
+
+
+def deliver_alerts() -> str:
+    return alerts.deliver_alerts()
+
+
+def enqueue_alerts(*, why: str) -> None:
+    """Queue one `deliver_alerts` (security alerts have no request to reconcile). Queueing
+    twice is harmless: each alert post is claimed before it is sent."""
+
+    def _send() -> None:
+        async_task(deliver_alerts, task_name=f"alerts: {why}"[:100])
 
     if _queue_in_database():
         _send()

@@ -68,8 +68,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AccessMonitoringRule)
 class AccessMonitoringRuleAdmin(ReadOnlyAdmin):
-    list_display = ("name", "notification_name", "condition", "updated_at")
+    """The "rules" list: what each rule routes, and whether it can be used (issue 13)."""
+
+    list_display = (
+        "name",
+        "notification_name",
+        "condition",
+        "recipients",
+        "last_matched_at",
+        "problem",
+        "updated_at",
+    )
     search_fields = ("name", "condition")
+
+    @admin.display(description="last error")
+    def problem(self, rule: AccessMonitoringRule) -> str:
+        if rule.condition_error:
+            return f"condition: {rule.condition_error}"
+        return rule.last_error
 
 
 @admin.register(WatcherState)

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from teleportbridge.config_features import (
+    FEATURE_KEYS,
+    FeatureError,
+    FeaturesConfig,
+    parse_features,
+)
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ADDR = "localhost:3025"
@@ -34,8 +41,12 @@ _KNOWN_KEYS = {
         "client_crt",
         "root_cas",
     },
-    "mattermost": {"url", "token", "recipients"},
+    "mattermost": {"url", "token", "recipients"} | FEATURE_KEYS["mattermost"],
     "log": {"output", "severity", "format"},
+    # The bridge's own sections (config_features.py); the Go plugin ignores them.
+    "reminders": FEATURE_KEYS["reminders"],
+    "audit": FEATURE_KEYS["audit"],
+    "web": FEATURE_KEYS["web"],
 }
 _SEVERITIES = {
     "info": "INFO",
@@ -69,6 +80,9 @@ class MattermostConfig:
     # repr=False: the token must never show up in logs, tracebacks or the admin.
     token: str = dataclasses.field(repr=False)
     recipients: tuple[str, ...] = ()
+    # Our addition (off by default: the Go plugin's text stays byte-exact): a
+    # `**Resources**:` line in the root post naming the requested resources.
+    show_resources: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +99,7 @@ class Config:
     role_to_recipients: Mapping[str, tuple[str, ...]]
     log: LogConfig
     warnings: tuple[str, ...] = ()
+    features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
 
     def recipients_for_roles(self, roles: list[str]) -> list[str]:
         """The plugin's role routing: each role's list, else the "*" list; de-duplicated."""
@@ -317,6 +332,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             warnings.append("[role_to_recipients] is ignored because mattermost.recipients is set")
         role_map = {"*": tuple(recipients)}
 
+    show_resources = mm.get("show_resources", False)
+    if not isinstance(show_resources, bool):
+        raise ConfigError(
+            f"mattermost.show_resources must be a boolean, got {_go_type_name(show_resources)}"
+        )
+
     lg = data.get("log", {})
     severity_raw = _str(lg, "severity", "log", "info")
     severity = _SEVERITIES.get(severity_raw.lower())
@@ -326,9 +347,17 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if fmt not in {"text", "json"}:
         raise ConfigError(f'log.format must be "text" or "json", got "{fmt}"')
 
+    try:
+        features = parse_features(data, parse_go_duration)
+    except FeatureError as exc:
+        raise ConfigError(str(exc)) from None
+
     return Config(
+        features=features,
         teleport=teleport,
-        mattermost=MattermostConfig(url=url, token=token, recipients=tuple(recipients)),
+        mattermost=MattermostConfig(
+            url=url, token=token, recipients=tuple(recipients), show_resources=show_resources
+        ),
         role_to_recipients=role_map,
         log=LogConfig(output=_str(lg, "output", "log", "stderr"), severity=severity, format=fmt),
         warnings=tuple(warnings),
@@ -394,6 +423,31 @@ recipients = ["my-team/general", "first.last@example.com"]
 # [role_to_recipients]
 # "*" = "my-team/access-requests"
 # "dbadmin" = ["my-team/dba", "dba-lead@example.com"]
+
+# Bridge-only options under [mattermost] (all off by default; the Go plugin ignores them):
+# notify_requester = true          # DM the requester when approved, denied, promoted, expired
+# notify_requester_on_post = true  # and when the request is first posted
+# requester_trait = "mattermost_username"  # Teleport trait with the Mattermost user name,
+#                                          # for users whose Teleport name is not an email
+# show_reviewers = true            # list reviews so far in the root post
+
+# [reminders]                       # thread replies while a request stays pending
+# after = "30m"                     # first reminder this long after the request was made
+# every = "1h"                      # then again this often ...
+# max = 3                           # ... up to this many reminders in all
+# escalate_to = ["my-team/oncall", "lead@example.com"]  # a new root post there ...
+# escalate_after = "2h"             # ... when still pending this long
+# quiet_hours = "22:00-07:00"       # no reminders in this window (wait for its end)
+# timezone = "UTC"                  # of quiet_hours
+
+# [audit]                           # security alerts (anomalies in the dashboard)
+# alert_channel = "my-team/access-alerts"
+# alert_recipients = ["security@example.com"]   # direct messages too
+# digest_at = "09:00"               # a daily summary of the last 24 hours
+# timezone = "UTC"                  # of digest_at
+
+# [web]
+# public_url = "https://bridge.example.com"     # the dashboard, for links in alerts
 
 [log]
 output = "stderr" # "stdout", "stderr" or a file path such as "/var/lib/teleport/mattermost.log"

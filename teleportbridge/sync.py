@@ -21,6 +21,7 @@ from google.protobuf.json_format import MessageToDict
 
 from common.request_log import request_context
 from teleportbridge import sanitize
+from teleportbridge.amr.rules import condition_error, log_once
 from teleportbridge.models import (
     AccessMonitoringRule,
     AccessRequest,
@@ -279,18 +280,29 @@ def resync_requests(
 
 
 def upsert_rule(rule: amr_pb2.AccessMonitoringRule) -> None:
+    """Store a rule and validate its condition now (start-up and each PUT event), so a
+    broken rule is visible before the first request it would have routed."""
     spec = rule.spec
-    AccessMonitoringRule.objects.update_or_create(
-        name=sanitize.fit(rule.metadata.name, 255),
-        defaults={
-            "subjects": sanitize.texts(list(spec.subjects)),
-            "states": sanitize.texts(list(spec.states)),
-            "condition": sanitize.text(spec.condition),
-            "notification_name": sanitize.fit(spec.notification.name, 64),
-            "recipients": sanitize.texts(list(spec.notification.recipients)),
-            "revision": sanitize.fit(rule.metadata.revision, 128),
-        },
-    )
+    name = sanitize.fit(rule.metadata.name, 255)
+    condition = sanitize.text(spec.condition)
+    error = condition_error(condition)
+    fields: dict[str, object] = {
+        "subjects": sanitize.texts(list(spec.subjects)),
+        "states": sanitize.texts(list(spec.states)),
+        "condition": condition,
+        "notification_name": sanitize.fit(spec.notification.name, 64),
+        "recipients": sanitize.texts(list(spec.notification.recipients)),
+        "revision": sanitize.fit(rule.metadata.revision, 128),
+        "condition_error": error,
+    }
+    old = AccessMonitoringRule.objects.filter(name=name).first()
+    if old is None or old.condition != condition:
+        # A new condition starts with a clean record: old evaluation errors were about
+        # the old text.
+        fields.update(last_error=error, last_error_at=timezone.now() if error else None)
+    AccessMonitoringRule.objects.update_or_create(name=name, defaults=fields)
+    if error and "access_request" in spec.subjects and spec.notification.name == "mattermost":
+        log_once(name, error, "has a condition that cannot be used")
 
 
 def replace_rules(rules: Iterable[amr_pb2.AccessMonitoringRule]) -> int:

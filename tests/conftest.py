@@ -79,6 +79,9 @@ def write_config(
     recipients: list[str] | None = None,
     role_to_recipients: dict[str, list[str]] | None = None,
     log_output: str = "stderr",
+    mattermost_extra: str = "",
+    extra_toml: str = "",
+    show_resources: bool | None = None,
 ) -> Path:
     lines = [
         "[teleport]",
@@ -89,8 +92,12 @@ def write_config(
         f'url = "{mattermost_url}"',
         f'token = "{token}"',
     ]
+    if mattermost_extra:  # more [mattermost] keys (the bridge's own options)
+        lines.append(mattermost_extra)
     if recipients is not None:
         lines.append("recipients = [" + ", ".join(f'"{r}"' for r in recipients) + "]")
+    if show_resources is not None:
+        lines.append(f"show_resources = {'true' if show_resources else 'false'}")
     if role_to_recipients:
         lines += ["", "[role_to_recipients]"]
         lines += [
@@ -98,6 +105,8 @@ def write_config(
             for role, rs in role_to_recipients.items()
         ]
     lines += ["", "[log]", f'output = "{log_output}"', 'severity = "DEBUG"', ""]
+    if extra_toml:  # more sections ([reminders], [audit], [web])
+        lines += [extra_toml, ""]
     path.write_text("\n".join(lines))
     return path
 

@@ -126,6 +126,10 @@ class MattermostClient:
         """Resolve an email recipient to a user (403 if the server hides emails from us)."""
         return self._call("GET", f"/users/email/{go_path_escape(email)}", etag=True)
 
+    def get_user_by_username(self, username: str) -> dict[str, Any]:
+        """A user by Mattermost user name (the requester's, from a Teleport trait)."""
+        return self._call("GET", f"/users/username/{go_path_escape(username)}", etag=True)
+
     def create_direct_channel(self, user_a: str, user_b: str) -> dict[str, Any]:
         """Create or fetch (idempotent on the server) the DM channel between two users."""
         return self._call("POST", "/channels/direct", body=[user_a, user_b])

@@ -24,6 +24,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/api/v4/system/ping"), "ping"),
     ("GET", re.compile(r"/api/v4/users/me"), "get_me"),
     ("GET", re.compile(rf"/api/v4/users/email/{_SEG}"), "get_user_by_email"),
+    ("GET", re.compile(rf"/api/v4/users/username/{_SEG}"), "get_user_by_username"),
     ("POST", re.compile(r"/api/v4/channels/direct"), "create_direct"),
     ("GET", re.compile(rf"/api/v4/teams/name/{_SEG}/channels/name/{_SEG}"), "channel_by_name"),
     ("GET", re.compile(rf"/api/v4/channels/{_SEG}/posts"), "channel_posts"),
@@ -205,6 +206,9 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def r_get_user_by_email(self, params: list[str]) -> Result:
         return self._etagged(*self.state.get_user_by_email(params[0]))
+
+    def r_get_user_by_username(self, params: list[str]) -> Result:
+        return self._etagged(*self.state.get_user_by_username(params[0]))
 
     def r_create_direct(self, params: list[str]) -> Result:
         return 201, self.state.create_direct_channel(self.caller, self._json()), {}

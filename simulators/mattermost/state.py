@@ -191,6 +191,15 @@ class SimState:
                     return copy.deepcopy(user), self._user_etag(user)
         raise ApiError(404, "store.sql_user.missing_account.const", "Unable to find the user.")
 
+    def get_user_by_username(self, username: str) -> tuple[dict[str, Any], str]:
+        """GET /users/username/{username}: user names are stored lower case, like the server."""
+        username = username.lower()
+        with self.lock:
+            for user in self.users.values():
+                if user["username"] == username:
+                    return copy.deepcopy(user), self._user_etag(user)
+        raise ApiError(404, "store.sql_user.missing_account.const", "Unable to find the user.")
+
     def _can_post(self, user_id: str, channel_id: str) -> bool:
         return user_id in self.members.get(channel_id, set()) or (
             self.post_all and channel_id in self.channels

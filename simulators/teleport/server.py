@@ -28,12 +28,19 @@ import grpc
 
 from simulators.base import SimulatorServer
 from simulators.teleport.certs import API_DOMAIN, ClientCreds, ClusterPKI, make_cluster
-from simulators.teleport.services import AccessMonitoringRulesServicer, AuthServicer
+from simulators.teleport.services import (
+    AccessMonitoringRulesServicer,
+    AuthServicer,
+    UserLoginStateServicer,
+    UsersServicer,
+)
 from simulators.teleport.state import ClusterState
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2_grpc as amr_grpc,
 )
 from teleportbridge.teleport.proto import authservice_pb2, authservice_pb2_grpc
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 
 #: Enough workers for a dozen concurrent watch streams (each holds a thread) plus unary calls.
 MAX_WORKERS = 48
@@ -177,6 +184,8 @@ class TeleportSimulator(SimulatorServer, ClusterState):
         amr_grpc.add_AccessMonitoringRulesServiceServicer_to_server(
             AccessMonitoringRulesServicer(self), server
         )
+        users_grpc.add_UsersServiceServicer_to_server(UsersServicer(self), server)
+        uls_grpc.add_UserLoginStateServiceServicer_to_server(UserLoginStateServicer(self), server)
         bound = server.add_secure_port(f"{self.host}:{port}", self.pki.server_credentials())
         if bound == 0:
             raise RuntimeError(f"could not bind {self.host}:{port}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from simulators.teleport.errors import BadParameter, SimulatorError
+from simulators.teleport.errors import AccessDenied, BadParameter, SimulatorError
 from simulators.teleport.rules import KIND_RULE, filter_rules
 from simulators.teleport.state import KIND_REQUEST, WATCHABLE_KINDS
 from simulators.teleport.watch import Signal
@@ -25,7 +25,10 @@ from teleportbridge.teleport.proto import (
     authservice_pb2,
     authservice_pb2_grpc,
     types_pb2,
+    users_pb2,
 )
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -230,6 +233,30 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         except SimulatorError as err:
             abort(context, err)
 
+    # -- users ------------------------------------------------------------------------------
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+            return self.sim.users.user(request.Name)
+        except SimulatorError as err:
+            abort(context, err)
+
+    def ListResources(self, request, context):
+        try:
+            # Teleport reports every verb it refused, joined (the seed's troubleshooting text).
+            denied = [
+                f'access denied to perform action "{verb}" on "{request.ResourceType}"'
+                for verb in ("list", "read")
+                if not self.sim.rbac.is_allowed(verb, request.ResourceType)
+            ]
+            if denied:
+                raise AccessDenied(", ".join(denied))
+            items = self.sim.resources.list(request.ResourceType, request.PredicateExpression)
+        except SimulatorError as err:
+            abort(context, err)
+        return authservice_pb2.ListResourcesResponse(Resources=items)
+
     # -- audit ------------------------------------------------------------------------------
 
     def GetEvents(self, request, context):
@@ -246,6 +273,20 @@ class AuthServicer(authservice_pb2_grpc.AuthServiceServicer):
         except SimulatorError as err:
             abort(context, err)
         return authservice_pb2.Events(Items=items, LastKey=last_key)
+
+
+class UsersServicer(users_grpc.UsersServiceServicer):
+    """teleport.users.v1.UsersService: GetUser only (the requester's traits)."""
+
+    def __init__(self, sim: TeleportSimulator) -> None:
+        self.sim = sim
+
+    def GetUser(self, request, context):
+        try:
+            self.sim.rbac.check("user", ("read",))
+            return users_pb2.GetUserResponse(user=self.sim.users.user(request.name))
+        except SimulatorError as err:
+            abort(context, err)
 
 
 class AccessMonitoringRulesServicer(amr_grpc.AccessMonitoringRulesServiceServicer):
@@ -303,3 +344,17 @@ def _peer_user(context: grpc.ServicerContext) -> str:
     """The Teleport user of the caller: the client certificate's CN."""
     names = context.auth_context().get("x509_common_name") or [b""]
     return bytes(names[0]).decode()
+
+
+class UserLoginStateServicer(uls_grpc.UserLoginStateServiceServicer):
+    """``teleport.userloginstate.v1.UserLoginStateService`` (GetUserLoginState only)."""
+
+    def __init__(self, sim: TeleportSimulator) -> None:
+        self.sim = sim
+
+    def GetUserLoginState(self, request, context):
+        try:
+            self.sim.rbac.check("user_login_state", ("read",))
+            return self.sim.users.login_state(request.name)
+        except SimulatorError as err:
+            abort(context, err)

@@ -19,8 +19,10 @@ from simulators.teleport.audit import AuditLog, ts
 from simulators.teleport.errors import BadParameter, NotFound
 from simulators.teleport.plugindata import PluginDataStore, check_kind
 from simulators.teleport.rbac import VERBS, Rbac
+from simulators.teleport.resources import ResourceStore
 from simulators.teleport.roles import RoleStore
 from simulators.teleport.rules import KIND_RULE, RuleStore, build_rule
+from simulators.teleport.users import UserStore
 from simulators.teleport.watch import WatchHub
 from teleportbridge.teleport.proto import (
     accessmonitoringrules_pb2 as amr_pb2,
@@ -68,6 +70,8 @@ class ClusterState:
         self.audit = AuditLog(cluster_name, lambda: self.clock())
         self.rbac = Rbac()
         self.roles = RoleStore()
+        self.users = UserStore()
+        self.resources = ResourceStore()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -369,6 +373,34 @@ class ClusterState:
     def set_role(self, name: str, logins: Sequence[str] = ()) -> None:
         """Create or replace a role with these allowed logins (what GetRole returns)."""
         self.roles.put(name, logins)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def set_user(
+        self,
+        name: str,
+        traits: Mapping[str, Sequence[str]] | None = None,
+        *,
+        login_state_traits: Mapping[str, Sequence[str]] | None = None,
+        **more_traits: Sequence[str],
+    ) -> None:
+        """Create or replace a user (GetUser, both the legacy and the users.v1 RPC) and
+        optionally its login state (GetUserLoginState, which rules prefer) with these
+        traits; `set_user("dave", chat=["bob"])` is `set_user("dave", {"chat": ["bob"]})`."""
+        merged = {**(traits or {}), **more_traits}
+        self.users.put(name, merged, login_state_traits=login_state_traits)
+
+    def put_resource(
+        self,
+        kind: str,
+        name: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        hostname: str = "",
+        description: str = "",
+    ) -> None:
+        """A node or user group that requests can name (ListResources serves it)."""
+        self.resources.put(kind, name, labels=labels, hostname=hostname, description=description)
 
     # -- access monitoring rules ------------------------------------------------------------
 

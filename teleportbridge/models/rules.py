@@ -20,6 +20,13 @@ class AccessMonitoringRule(models.Model):
     recipients = models.JSONField(default=list)
     revision = models.CharField(max_length=128, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Health (issue 13): a rule that cannot be used must be visible, never silent.
+    # condition_error: why the condition does not parse/type-check (set on every load);
+    # last_error: the latest failure to evaluate it for a request (or the load error).
+    condition_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_matched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -31,3 +38,7 @@ class AccessMonitoringRule(models.Model):
     def applies_to_mattermost(self) -> bool:
         """The plugin's rule filter: mattermost notifications about access requests."""
         return self.notification_name == "mattermost" and "access_request" in self.subjects
+
+    @property
+    def healthy(self) -> bool:
+        return not self.condition_error and not self.last_error

@@ -6,6 +6,8 @@ decide what a failure means for them.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ import grpc
 
 from teleportbridge.teleport.connection import Connection
 from teleportbridge.teleport.errors import (
+    NotFound,
     PermissionDenied,
     TeleportError,
     Unimplemented,
@@ -34,10 +37,42 @@ from teleportbridge.teleport.proto import (
 from teleportbridge.teleport.proto import (
     authservice_pb2_grpc as pb_grpc,
 )
-from teleportbridge.teleport.proto import events_pb2, types_pb2
+from teleportbridge.teleport.proto import events_pb2, types_pb2, users_pb2
+from teleportbridge.teleport.proto import userloginstate_pb2 as uls_pb2
+from teleportbridge.teleport.proto import userloginstate_pb2_grpc as uls_grpc
+from teleportbridge.teleport.proto import users_pb2_grpc as users_grpc
 from teleportbridge.teleport.version import MIN_SERVER_VERSION, at_least
 
 log = logging.getLogger(__name__)
+
+#: Label Teleport sets on resources imported from Okta, and the labels holding their
+#: human-readable names, tried in this order before the description (types.FriendlyName).
+ORIGIN_LABEL = "teleport.dev/origin"
+OKTA_NAME_LABELS = (
+    "teleport.internal/okta-app-name",
+    "teleport.internal/okta-group-name",
+    "teleport.internal/okta-role-name",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceInfo:
+    kind: str
+    name: str
+    friendly_name: str  # "" when Teleport has none for this resource
+    labels: dict[str, str]
+
+
+def _resource_info(kind: str, metadata: types_pb2.Metadata, hostname: str) -> ResourceInfo:
+    """Upstream's FriendlyName: an Okta resource's name label (else its description), else
+    a node's hostname, else none."""
+    labels = dict(metadata.Labels)
+    friendly = hostname
+    if labels.get(ORIGIN_LABEL) == "okta":
+        named = [labels[k] for k in OKTA_NAME_LABELS if k in labels]
+        friendly = named[0] if named else metadata.Description
+    return ResourceInfo(kind, metadata.Name, friendly, labels)
+
 
 PLUGIN_DATA_KIND = "access_request"
 WATCH_KINDS = ("access_request", "access_monitoring_rule")
@@ -62,6 +97,8 @@ class TeleportClient:
         self.timeout = timeout
         self._auth = pb_grpc.AuthServiceStub(connection.channel)
         self._amr = amr_grpc.AccessMonitoringRulesServiceStub(connection.channel)
+        self._users = users_grpc.UsersServiceStub(connection.channel)
+        self._uls = uls_grpc.UserLoginStateServiceStub(connection.channel)
 
     def close(self) -> None:
         self.connection.close()
@@ -232,6 +269,68 @@ class TeleportClient:
         """The role's allowed logins (what approving it would grant); needs role [read]."""
         found = self._call("GetRole", self._auth.GetRole, pb.GetRoleRequest(Name=role))
         return list(found.Spec.Allow.Logins)
+
+    # -- users ------------------------------------------------------------------------------
+    def get_user_traits(self, name: str) -> dict[str, list[str]]:
+        """A Teleport user's own traits (teleport.users.v1 GetUser); needs user [read].
+
+        What the requester look-up reads (a chat handle set on the user). Rules read
+        `login_traits` instead, which may add traits computed at login."""
+        found = self._call(
+            "GetUser", self._users.GetUser, users_pb2.GetUserRequest(name=name, with_secrets=False)
+        )
+        return {k: list(v.Values) for k, v in found.user.Spec.Traits.Values.items()}
+
+    def login_traits(self, user: str) -> dict[str, list[str]]:
+        """The user's traits as access monitoring rules see them (`user.traits`).
+
+        Upstream (services.GetUserOrLoginState) reads the user's login state, which carries
+        the traits computed at login, and falls back to the user resource when there is
+        none (NotFound) or the server predates login states (Unimplemented). Needs
+        `user_login_state: [read]` and `user: [read]`; PermissionDenied says which.
+        """
+        try:
+            state = self._call(
+                "GetUserLoginState",
+                self._uls.GetUserLoginState,
+                uls_pb2.GetUserLoginStateRequest(name=user),
+            )
+            return {t.key: list(t.values) for t in state.spec.traits}
+        except (NotFound, Unimplemented):
+            pass
+        found = self._call("GetUser", self._auth.GetUser, pb.GetUserRequest(Name=user))
+        return {k: list(v.Values) for k, v in found.Spec.Traits.Values.items()}
+
+    # -- resources --------------------------------------------------------------------------
+    def list_resources_by_name(self, kind: str, names: Sequence[str]) -> list[ResourceInfo]:
+        """The named resources of one kind (`node` or `user_group`), as the Go plugins look
+        them up for friendly names: ListResources with a name predicate and the caller's
+        search-as and preview-as roles. Needs `<kind>: [list, read]`."""
+        request = pb.ListResourcesRequest(
+            ResourceType=kind,
+            PredicateExpression=" || ".join(
+                f"resource.metadata.name == {json.dumps(n)}" for n in names
+            ),
+            Limit=len(names),
+            UseSearchAsRoles=True,
+            UsePreviewAsRoles=True,
+        )
+        found: list[ResourceInfo] = []
+        while True:
+            resp = self._call("ListResources", self._auth.ListResources, request)
+            for item in resp.Resources:
+                which = item.WhichOneof("resource")
+                if which == "Node":
+                    node = item.Node
+                    found.append(
+                        _resource_info(node.Kind or "node", node.Metadata, node.Spec.Hostname)
+                    )
+                elif which == "UserGroup":
+                    group = item.UserGroup
+                    found.append(_resource_info(group.Kind or "user_group", group.Metadata, ""))
+            if not resp.NextKey or len(found) >= len(names):
+                return found
+            request.StartKey = resp.NextKey
 
     # -- plugin data ------------------------------------------------------------------------
     def get_plugin_data(self, request_id: str, plugin: str) -> dict[str, str] | None:

@@ -73,6 +73,11 @@ def test_demo_delivers_the_seeded_history(tmp_path, via_proxy):
     assert "in eng/access-requests: **Status**: ✅ APPROVED" in out.stdout
     assert "in eng/access-requests: **Status**: ❌ DENIED" in out.stdout
     assert "reply in eng/access-requests: carol reviewed the request" in out.stdout
+    # The follow-ups: a reminder, an escalation, a requester DM and a security alert.
+    assert "reply in eng/access-requests: ⏰ Still waiting for review" in out.stdout
+    assert "post  in eng/oncall: **Status**: ⏳ PENDING" in out.stdout
+    assert "in direct message: ✅ Your access request" in out.stdout
+    assert "post  in eng/security-alerts: 🚨 **Access request anomaly**" in out.stdout
     log = (data / "runwatcher.log").read_text()
     path = "through the Proxy" if via_proxy else "direct to Auth"
     assert path in log and "Successfully shut down" in log

@@ -290,6 +290,8 @@ OFFLINE_CASES = [
     _env_case("sending-lease-zero", "NOTIFY_SENDING_LEASE_SECONDS", "0"),
     _env_case("late-review-negative", "AUDIT_LATE_REVIEW_SECONDS", "-5"),
     _env_case("notify-deadline-abc", "AUDIT_NOTIFY_DEADLINE_SECONDS", "abc"),
+    _env_case("amr-timezone-unknown", "AMR_TIMEZONE", "Mars/Olympus"),
+    _env_case("amr-traits-cache-zero", "AMR_TRAITS_CACHE_SECONDS", "0"),
     # --- the database ----------------------------------------------------------------------
     _env_case("database-unknown-scheme", "DATABASE_URL", "mysqlx://u:p@h/db"),
     _env_case("database-bad-port", "DATABASE_URL",

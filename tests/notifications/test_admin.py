@@ -123,3 +123,42 @@ def test_send_test_message_shows_the_result(admin_client, plugin_config, matterm
         if p["channel_id"] == mattermost.channel_ids["access-requests"]
     ]
     assert "test message" in message["message"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "notifications/reminderschedule",
+        "notifications/securityalert",
+        "notifications/requestercontact",
+    ],
+)
+def test_followup_changelists_show_the_settings(admin_client, plugin_config, model):
+    plugin_config(
+        mattermost_extra="notify_requester = true",
+        extra_toml='[reminders]\nafter = "30m"\n\n[audit]\nalert_channel = "eng/sec"',
+    )
+    response = admin_client.get(f"/admin/{model}/")
+    assert response.status_code == 200
+    [summary] = messages_of(response)
+    assert "notify_requester=on" in summary and "reminders=after 0:30:00" in summary
+    assert "alerts=eng/sec" in summary and "sim-bot-token" not in summary
+
+
+def test_scheduled_reminders_and_sent_alerts_are_listed(admin_client, plugin_config):
+    from notifications.models import ReminderSchedule, SecurityAlert
+
+    req = make_request()
+    ReminderSchedule.objects.create(request=req, next_slot=1, note="deferred: quiet hours")
+    alert = SecurityAlert.objects.create(
+        kind="late_review", request_id=req.pk, detail="first review 2d after", text="t"
+    )
+    make_post(None, kind=Post.Kind.ALERT, alert=alert, recipient="eng/sec", mattermost_id="x1")
+    body = admin_client.get("/admin/notifications/reminderschedule/").content.decode()
+    assert req.pk in body and "deferred: quiet hours" in body
+    body = admin_client.get("/admin/notifications/securityalert/").content.decode()
+    assert "first review 2d after" in body and "eng/sec" in body
+    assert (
+        admin_client.get(f"/admin/notifications/securityalert/{alert.pk}/change/").status_code
+        == 200
+    )

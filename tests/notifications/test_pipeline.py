@@ -84,7 +84,7 @@ def test_access_monitoring_rules_override_config(bridge):
         subjects=["access_request"],
         notification_name="mattermost",
         recipients=["eng/town-square"],
-        condition='contains(access_request.spec.roles, "db")',
+        condition='access_request.spec.roles.contains("db")',
     )
     db = bridge.create(roles=["db"], suggested_reviewers=["bob@example.com"])
     web = bridge.create(roles=["web"])

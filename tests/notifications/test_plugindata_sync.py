@@ -138,6 +138,24 @@ def test_adopted_plan_keeps_the_go_plugins_logins(bridge):
     assert bridge.teleport.calls_to("GetRole") == []
 
 
+def test_adopted_plan_keeps_the_go_plugins_resource_names(bridge):
+    rid = bridge.teleport.create_request(user="bob", resources=["node/uuid-1"])
+    channel = bridge.channel_id("access-requests")
+    bridge.teleport.set_plugin_data(
+        rid,
+        {
+            "user": "bob",
+            "roles": "editor",
+            "resources": '["node/web-1"]',
+            "messages": f"{channel}/abc123",
+        },
+    )
+    bridge.pull(rid)
+    bridge.reconcile(rid)
+    assert NotificationPlan.objects.get(pk=rid).resources == ["node/web-1"]
+    assert bridge.teleport.plugin_data(rid)["resources"] == '["node/web-1"]'
+
+
 def test_a_new_request_reads_plugin_data_once(bridge):
     rid = bridge.create()
     bridge.reconcile(rid)

@@ -117,6 +117,10 @@ def test_token_from_file(tmp_path):
         (BASE.replace("https://mm.example.com/", "http://[::1"), "not a valid URL"),
         (BASE.replace("https://mm.example.com/", "http://h:0"), "mattermost.url has an invalid"),
         (BASE.replace("https://mm.example.com/", "http://a b"), "whitespace or a control"),
+        (
+            BASE.replace("[mattermost]\n", '[mattermost]\nshow_resources = "yes"\n'),
+            "mattermost.show_resources must be a boolean, got string",
+        ),
     ],
 )
 def test_validation_errors(text, expected):
@@ -218,3 +222,9 @@ def test_token_file_with_a_line_break_inside(tmp_path):
         f"mattermost.token (read from {token}) contains a line break at position 12 of 23: "
         "a Mattermost token is one line of letters and digits"
     )
+
+
+def test_show_resources_is_off_by_default():
+    assert parse_config(BASE).mattermost.show_resources is False
+    on = parse_config(BASE.replace("[mattermost]\n", "[mattermost]\nshow_resources = true\n"))
+    assert on.mattermost.show_resources is True

@@ -112,7 +112,7 @@ def test_init_timeout_is_a_reconnect(teleport, run_watcher):
 
 def test_access_monitoring_rules_loaded_and_followed(teleport, run_watcher):
     teleport.put_rule(
-        "dba", recipients=["eng/dba"], condition='contains(access_request.spec.roles, "db")'
+        "dba", recipients=["eng/dba"], condition='access_request.spec.roles.contains("db")'
     )
     wt = run_watcher()
     wait_until(wt.watcher.ready.is_set)

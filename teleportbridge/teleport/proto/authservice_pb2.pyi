@@ -171,3 +171,60 @@ class GetRoleRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     Name: str
     def __init__(self, Name: _Optional[str] = ...) -> None: ...
+
+class PaginatedResource(_message.Message):
+    __slots__ = ("Node", "UserGroup")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    USERGROUP_FIELD_NUMBER: _ClassVar[int]
+    Node: _types_pb2.ServerV2
+    UserGroup: _types_pb2.UserGroupV1
+    def __init__(self, Node: _Optional[_Union[_types_pb2.ServerV2, _Mapping]] = ..., UserGroup: _Optional[_Union[_types_pb2.UserGroupV1, _Mapping]] = ...) -> None: ...
+
+class ListResourcesRequest(_message.Message):
+    __slots__ = ("ResourceType", "Namespace", "Limit", "StartKey", "Labels", "PredicateExpression", "SearchKeywords", "NeedTotalCount", "UseSearchAsRoles", "UsePreviewAsRoles")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RESOURCETYPE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STARTKEY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PREDICATEEXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    SEARCHKEYWORDS_FIELD_NUMBER: _ClassVar[int]
+    NEEDTOTALCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USESEARCHASROLES_FIELD_NUMBER: _ClassVar[int]
+    USEPREVIEWASROLES_FIELD_NUMBER: _ClassVar[int]
+    ResourceType: str
+    Namespace: str
+    Limit: int
+    StartKey: str
+    Labels: _containers.ScalarMap[str, str]
+    PredicateExpression: str
+    SearchKeywords: _containers.RepeatedScalarFieldContainer[str]
+    NeedTotalCount: bool
+    UseSearchAsRoles: bool
+    UsePreviewAsRoles: bool
+    def __init__(self, ResourceType: _Optional[str] = ..., Namespace: _Optional[str] = ..., Limit: _Optional[int] = ..., StartKey: _Optional[str] = ..., Labels: _Optional[_Mapping[str, str]] = ..., PredicateExpression: _Optional[str] = ..., SearchKeywords: _Optional[_Iterable[str]] = ..., NeedTotalCount: _Optional[bool] = ..., UseSearchAsRoles: _Optional[bool] = ..., UsePreviewAsRoles: _Optional[bool] = ...) -> None: ...
+
+class ListResourcesResponse(_message.Message):
+    __slots__ = ("Resources", "NextKey", "TotalCount")
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    NEXTKEY_FIELD_NUMBER: _ClassVar[int]
+    TOTALCOUNT_FIELD_NUMBER: _ClassVar[int]
+    Resources: _containers.RepeatedCompositeFieldContainer[PaginatedResource]
+    NextKey: str
+    TotalCount: int
+    def __init__(self, Resources: _Optional[_Iterable[_Union[PaginatedResource, _Mapping]]] = ..., NextKey: _Optional[str] = ..., TotalCount: _Optional[int] = ...) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("Name", "WithSecrets")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WITHSECRETS_FIELD_NUMBER: _ClassVar[int]
+    Name: str
+    WithSecrets: bool
+    def __init__(self, Name: _Optional[str] = ..., WithSecrets: _Optional[bool] = ...) -> None: ...

@@ -86,6 +86,16 @@ class AuthServiceStub:
                 request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.SerializeToString,
                 response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.FromString,
                 _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/proto.AuthService/GetUser',
+                request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.FromString,
+                _registered_method=True)
+        self.ListResources = channel.unary_unary(
+                '/proto.AuthService/ListResources',
+                request_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.SerializeToString,
+                response_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -151,6 +161,18 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResources(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +225,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetRole,
                     request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.FromString,
                     response_serializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUserRequest.FromString,
+                    response_serializer=teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.SerializeToString,
+            ),
+            'ListResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResources,
+                    request_deserializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.FromString,
+                    response_serializer=teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -475,6 +507,60 @@ class AuthService:
             '/proto.AuthService/GetRole',
             teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetRoleRequest.SerializeToString,
             teleportbridge_dot_teleport_dot_proto_dot_types__pb2.RoleV6.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proto.AuthService/GetUser',
+            teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.GetUserRequest.SerializeToString,
+            teleportbridge_dot_teleport_dot_proto_dot_types__pb2.UserV2.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proto.AuthService/ListResources',
+            teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesRequest.SerializeToString,
+            teleportbridge_dot_teleport_dot_proto_dot_authservice__pb2.ListResourcesResponse.FromString,
             options,
             channel_credentials,
             insecure,

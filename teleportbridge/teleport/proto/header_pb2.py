@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*teleportbridge/teleport/proto/header.proto\x12\x12teleport.header.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n\x08Metadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x38\n\x06labels\x18\x05 \x03(\x0b\x32(.teleport.header.v1.Metadata.LabelsEntry\x12+\n\x07\x65xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x02id\x18\x07 \x01(\x03\x42\x02\x18\x01\x12\x10\n\x08revision\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*teleportbridge/teleport/proto/header.proto\x12\x12teleport.header.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n\x08Metadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x38\n\x06labels\x18\x05 \x03(\x0b\x32(.teleport.header.v1.Metadata.LabelsEntry\x12+\n\x07\x65xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x02id\x18\x07 \x01(\x03\x42\x02\x18\x01\x12\x10\n\x08revision\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"q\n\x0eResourceHeader\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x10\n\x08sub_kind\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12.\n\x08metadata\x18\x04 \x01(\x0b\x32\x1c.teleport.header.v1.Metadatab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,4 +40,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METADATA']._serialized_end=348
   _globals['_METADATA_LABELSENTRY']._serialized_start=303
   _globals['_METADATA_LABELSENTRY']._serialized_end=348
+  _globals['_RESOURCEHEADER']._serialized_start=350
+  _globals['_RESOURCEHEADER']._serialized_end=463
 # @@protoc_insertion_point(module_scope)

@@ -33,3 +33,15 @@ class Metadata(_message.Message):
     id: int
     revision: str
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., id: _Optional[int] = ..., revision: _Optional[str] = ...) -> None: ...
+
+class ResourceHeader(_message.Message):
+    __slots__ = ("kind", "sub_kind", "version", "metadata")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUB_KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    sub_kind: str
+    version: str
+    metadata: Metadata
+    def __init__(self, kind: _Optional[str] = ..., sub_kind: _Optional[str] = ..., version: _Optional[str] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ...) -> None: ...

@@ -323,3 +323,59 @@ class RoleV6(_message.Message):
     Metadata: Metadata
     Spec: RoleSpecV6
     def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[RoleSpecV6, _Mapping]] = ...) -> None: ...
+
+class UserSpecV2(_message.Message):
+    __slots__ = ("Roles", "Traits")
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_FIELD_NUMBER: _ClassVar[int]
+    Roles: _containers.RepeatedScalarFieldContainer[str]
+    Traits: _wrappers_pb2.LabelValues
+    def __init__(self, Roles: _Optional[_Iterable[str]] = ..., Traits: _Optional[_Union[_wrappers_pb2.LabelValues, _Mapping]] = ...) -> None: ...
+
+class UserV2(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    Spec: UserSpecV2
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[UserSpecV2, _Mapping]] = ...) -> None: ...
+
+class ServerSpecV2(_message.Message):
+    __slots__ = ("Addr", "Hostname")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    Addr: str
+    Hostname: str
+    def __init__(self, Addr: _Optional[str] = ..., Hostname: _Optional[str] = ...) -> None: ...
+
+class ServerV2(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata", "Spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    Spec: ServerSpecV2
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ..., Spec: _Optional[_Union[ServerSpecV2, _Mapping]] = ...) -> None: ...
+
+class UserGroupV1(_message.Message):
+    __slots__ = ("Kind", "SubKind", "Version", "Metadata")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBKIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    Kind: str
+    SubKind: str
+    Version: str
+    Metadata: Metadata
+    def __init__(self, Kind: _Optional[str] = ..., SubKind: _Optional[str] = ..., Version: _Optional[str] = ..., Metadata: _Optional[_Union[Metadata, _Mapping]] = ...) -> None: ...
