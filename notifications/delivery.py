@@ -66,21 +66,15 @@ class Summary:
         self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
 
 
-def deliver_request(
-    request: AccessRequest, client: MattermostClient, *, posts: list[Post] | None = None
-) -> Summary:
+def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary:
     """Bring every due post of the request to Mattermost: roots first, then replies.
 
     After a 429 the rest of the request is not tried (it would only be refused too): its
     pending posts are moved to the same retry time, for the sweeper to pick up.
-    `posts`: the request's posts just read by the caller (saves a read); a copy older
-    than another worker's change only makes a claim fail (BUSY), never a double post,
-    because every claim is guarded by the updated_at it read (Post.claim).
     """
     summary = Summary()
     now = timezone.now()
-    if posts is None:
-        posts = list(Post.objects.filter(request=request))
+    posts = list(Post.objects.filter(request=request))
     by_pk = {p.pk: p for p in posts}
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     with attempts.batched():

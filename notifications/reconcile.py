@@ -278,23 +278,20 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
     )
 
 
-def sync_wanted_posts(request: AccessRequest) -> list[Post] | None:
+def sync_wanted_posts(request: AccessRequest) -> None:
     """Update wanted texts and create reply rows; no network.
 
     One read of the request's posts: the text UPDATE runs only when a root's text differs
     and a reply is created only where (review, channel) has none yet (a burst's requests
-    have no reviews and unchanged texts: two SELECTs, no writes). Returns the posts as
-    read when nothing was written (delivery can use them as they are), else None.
+    have no reviews and unchanged texts: two SELECTs, no writes).
     """
     posts = list(Post.objects.filter(request=request))
     roots = [p for p in posts if p.kind == Post.Kind.ROOT]
     text = root_text(request)
-    current = True
     if any(root.text_wanted != text for root in roots):
         Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
             text_wanted=text
         )
-        current = False
     replied = {(p.review_id, p.channel_id) for p in posts if p.kind == Post.Kind.REPLY}
     for review in request.reviews.order_by("position"):
         for root in roots:
@@ -302,8 +299,6 @@ def sync_wanted_posts(request: AccessRequest) -> list[Post] | None:
                 # get_or_create: another worker may be creating it right now (the unique
                 # constraint per review and channel keeps it one row).
                 _ensure_reply(review, root)
-                current = False
-    return posts if current else None
 
 
 def reconcile_request(request_id: str) -> str:
