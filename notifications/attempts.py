@@ -35,11 +35,42 @@ def recording(*, post_id: int | None, request_id: str) -> Iterator[None]:
         _current.reset(token)
 
 
+# While set (batched()), this thread's attempts are collected here and stored with one
+# INSERT when the block ends, instead of one INSERT per HTTP call.
+_batch: contextvars.ContextVar[list[DeliveryAttempt] | None] = contextvars.ContextVar(
+    "attempts_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Store the attempts made inside the block with one INSERT at its end.
+
+    Only the history is deferred, never a post's state (claims and results are written
+    as they happen), so a crash inside the block loses at most these few history rows,
+    not exactly-once. Nested blocks join the outer one.
+    """
+    if _batch.get() is not None:
+        yield
+        return
+    rows: list[DeliveryAttempt] = []
+    token = _batch.set(rows)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if rows:
+            try:
+                DeliveryAttempt.objects.bulk_create(rows)
+            except Exception:
+                log.exception("Could not record %d delivery attempt(s)", len(rows))
+
+
 def record(attempt: Attempt) -> None:
     """The client's on_attempt hook: store one HTTP call; never breaks delivery."""
     post_id, request_id = _current.get()
     try:
-        DeliveryAttempt.objects.create(
+        row = DeliveryAttempt(
             post_id=post_id,
             request_id=request_id,
             method=attempt.method,
@@ -51,5 +82,10 @@ def record(attempt: Attempt) -> None:
             duration_ms=round(attempt.duration_ms),
             retry_after=attempt.retry_after,
         )
+        rows = _batch.get()
+        if rows is not None:
+            rows.append(row)
+        else:
+            row.save(force_insert=True)
     except Exception:
         log.exception("Could not record a delivery attempt")

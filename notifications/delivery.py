@@ -75,25 +75,41 @@ def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary
     """
     summary = Summary()
     now = timezone.now()
-    posts = Post.objects.filter(request=request).select_related("root")
+    posts = list(Post.objects.filter(request=request))
+    by_pk = {p.pk: p for p in posts}
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
-    for post in ordered:
-        if post.kind in Post.THREADED and post.root is not None:
-            # The root may have been sent earlier in this very pass: read its id afresh.
-            post.root.refresh_from_db()
-        if not post.is_due(now):
-            continue
-        if summary.throttled_until is not None:
-            summary.add(Outcome.DEFERRED)
-            continue
-        result = deliver(post, client)
-        summary.add(result.outcome)
-        summary.throttled_until = result.throttled_until
+    with attempts.batched():
+        for post in ordered:
+            if post.kind in Post.THREADED and post.root_id is not None:
+                _attach_root(post, by_pk)
+            if not post.is_due(now):
+                continue
+            if summary.throttled_until is not None:
+                summary.add(Outcome.DEFERRED)
+                continue
+            result = deliver(post, client)
+            summary.add(result.outcome)
+            summary.throttled_until = result.throttled_until
     if summary.throttled_until is not None:
         Post.objects.filter(request=request, status=Post.Status.PENDING).update(
             status=Post.Status.RETRYING, next_attempt_at=summary.throttled_until
         )
     return summary
+
+
+def _attach_root(reply: Post, by_pk: dict[int, Post]) -> None:
+    """Give a reply the root object of this same pass (no query per reply).
+
+    The root is in `by_pk` (same request) and roots go first, so a root sent earlier in
+    this pass already carries its new mattermost_id. Only a root still without one is
+    read afresh: another worker may have sent it meanwhile.
+    """
+    root = by_pk.get(reply.root_id) if reply.root_id is not None else None
+    if root is None:
+        return  # not of this request (never expected): Django loads it on access
+    if not root.mattermost_id:
+        root.refresh_from_db(fields=["mattermost_id", "status", "updated_at"])
+    reply.root = root
 
 
 def _find_existing(client: MattermostClient, post: Post) -> dict | None:

@@ -157,17 +157,23 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
 
 def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.PluginData | None:
     """What the Go plugin would have stored for this request, given our posts."""
-    roots = list(
-        Post.objects.filter(request=request, kind=Post.Kind.ROOT)
-        .exclude(mattermost_id="")
-        .order_by("created_at")
+    # One read of the request's posts, fresh (another worker may have delivered some
+    # since ours were loaded), instead of two queries per review.
+    posts = list(
+        Post.objects.filter(request=request)
+        .only("kind", "channel_id", "mattermost_id", "review_id", "status", "created_at")
+        .order_by("created_at", "pk")
     )
+    roots = [p for p in posts if p.kind == Post.Kind.ROOT and p.mattermost_id]
     if not roots:
         return None
+    unsent: dict[int, bool] = {}  # review id -> any of its replies not sent yet
+    for p in posts:
+        if p.kind == Post.Kind.REPLY and p.review_id is not None:
+            unsent[p.review_id] = unsent.get(p.review_id, False) or p.status != Post.Status.SENT
     replied = 0
-    for review in request.reviews.order_by("position"):
-        replies = Post.objects.filter(review=review, kind=Post.Kind.REPLY)
-        if replies.exists() and not replies.exclude(status=Post.Status.SENT).exists():
+    for review_id in request.reviews.order_by("position").values_list("pk", flat=True):
+        if review_id in unsent and not unsent[review_id]:
             replied += 1
         else:
             break

@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
+from common.ttl_cache import TTLCache
 from notifications import runtime
 from notifications.mattermost.errors import PermanentError
 from notifications.models import ChannelLookup, Recipient
@@ -32,6 +35,37 @@ from teleportbridge.sanitize import shown
 log = logging.getLogger(__name__)
 
 LOOKUP_TTL = timedelta(minutes=10)
+
+#: Seconds a process keeps the admin recipients and resolved channels without asking
+#: the database again (common.ttl_cache). An edit in the admin clears this process's
+#: copy at once (signals below); other processes see it within this many seconds, i.e.
+#: for requests planned after that.
+SETTINGS_TTL = 5.0
+_admins: TTLCache[list[tuple[str, str]]] = TTLCache(SETTINGS_TTL)
+# handle -> channel id, only successful lookups; a row deleted or re-checked by another
+# process is seen within CHANNEL_TTL (never later than its DB row's own LOOKUP_TTL).
+CHANNEL_TTL = 60.0
+_channels: TTLCache[str] = TTLCache(CHANNEL_TTL)
+
+
+@receiver([post_save, post_delete], sender=Recipient)
+def _settings_changed(**_kwargs: object) -> None:
+    _admins.clear()
+
+
+@receiver([post_save, post_delete], sender=ChannelLookup)
+def _lookup_changed(instance: ChannelLookup, **_kwargs: object) -> None:
+    _channels.discard(instance.handle)
+
+
+def _admin_recipients() -> list[tuple[str, str]]:
+    """(handle, role pattern) of the enabled admin recipients."""
+    return _admins.get(
+        "enabled",
+        lambda: list(Recipient.objects.filter(enabled=True).values_list("handle", "role_pattern")),
+    )
+
+
 # ChannelLookup.handle and Post.recipient hold this much; RFC 5321 caps an address at 254.
 HANDLE_MAX = 255
 
@@ -93,10 +127,10 @@ def route_request(
     if not wanted:
         wanted = [Wanted(h, "config") for h in cfg.recipients_for_roles(request.roles)]
         wanted += _suggested(request.suggested_reviewers)
-    for admin in Recipient.objects.filter(enabled=True):
-        pattern = admin.role_pattern.strip()
+    for handle, role_pattern in _admin_recipients():
+        pattern = role_pattern.strip()
         if not pattern or any(fnmatch.fnmatchcase(role, pattern) for role in request.roles):
-            wanted.append(Wanted(admin.handle, "admin"))
+            wanted.append(Wanted(handle, "admin"))
     seen: set[str] = set()
     unique = []
     for w in wanted:
@@ -160,11 +194,10 @@ def resolve(handle: str) -> str:
         # No Mattermost email or team/channel name is this long, and the lookup cache's key
         # could not hold it: refuse it here rather than fail the whole request's plan.
         raise PermanentError(f"recipient is longer than {HANDLE_MAX} characters", status=None)
-    cached = ChannelLookup.objects.filter(
-        handle=handle, checked_at__gte=timezone.now() - LOOKUP_TTL
-    ).first()
-    if cached is not None and cached.channel_id:
-        return cached.channel_id
+    # _stored_lookup caches what it finds itself (with the row's remaining lifetime).
+    known = _channels.get(handle, lambda: _stored_lookup(handle), keep=lambda _: False)
+    if known:
+        return known
     try:
         channel_id = _lookup(handle)
     except (ValueError, PermanentError) as exc:
@@ -184,7 +217,19 @@ def resolve(handle: str) -> str:
     Recipient.objects.filter(handle=handle).update(
         last_lookup_error="", last_lookup_at=timezone.now()
     )
+    _channels.put(handle, channel_id)
     return channel_id
+
+
+def _stored_lookup(handle: str) -> str:
+    """The channel id a lookup stored less than LOOKUP_TTL ago, or ""."""
+    now = timezone.now()
+    cached = ChannelLookup.objects.filter(handle=handle, checked_at__gte=now - LOOKUP_TTL).first()
+    if cached is None or not cached.channel_id:
+        return ""
+    left = (cached.checked_at + LOOKUP_TTL - now).total_seconds()
+    _channels.put(handle, cached.channel_id, ttl=min(CHANNEL_TTL, left))
+    return cached.channel_id
 
 
 def resolve_all(wanted: list[Wanted]) -> list[Resolved]:

@@ -57,7 +57,7 @@ def root_text(
     request: AccessRequest, status: str | None = None, resources: list[str] | None = None
 ) -> str:
     state = status or request.state
-    addr = WatcherState.get().proxy_public_addr
+    addr = WatcherState.proxy_addr()
     shown: list[str] = []
     if runtime.get_config().mattermost.show_resources:
         if resources is None:
@@ -280,12 +280,20 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
 
 
 def sync_wanted_posts(request: AccessRequest) -> None:
-    """Update wanted texts and create reply rows; no network."""
-    roots = list(Post.objects.filter(request=request, kind=Post.Kind.ROOT))
+    """Update wanted texts and create reply rows; no network.
+
+    One read of the request's posts: the text UPDATE runs only when a root's text differs
+    and a reply is created only where (review, channel) has none yet (a burst's requests
+    have no reviews and unchanged texts: two SELECTs, no writes).
+    """
+    posts = list(Post.objects.filter(request=request))
+    roots = [p for p in posts if p.kind == Post.Kind.ROOT]
     text = root_text(request)
-    Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
-        text_wanted=text
-    )
+    if any(root.text_wanted != text for root in roots):
+        Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
+            text_wanted=text
+        )
+    replied = {(p.review_id, p.channel_id) for p in posts if p.kind == Post.Kind.REPLY}
     for root in roots:
         # Approve/Deny buttons (opt-in): level-triggered like the text; "" removes them.
         buttons = review_buttons.wanted_buttons(request, root)
@@ -293,7 +301,10 @@ def sync_wanted_posts(request: AccessRequest) -> None:
             Post.objects.filter(pk=root.pk).update(buttons_wanted=buttons)
     for review in request.reviews.order_by("position"):
         for root in roots:
-            _ensure_reply(review, root)
+            if (review.pk, root.channel_id) not in replied:
+                # get_or_create: another worker may be creating it right now (the unique
+                # constraint per review and channel keeps it one row).
+                _ensure_reply(review, root)
 
 
 def reconcile_request(request_id: str) -> str:
@@ -310,6 +321,8 @@ def reconcile_request(request_id: str) -> str:
         if plan.status == NotificationPlan.Status.SKIPPED:
             return f"skipped: {plan.reason}"
         sync_wanted_posts(request)
+        # Follow-ups (reminders, requester DMs) may add rows here, so delivery reads the
+        # posts afresh rather than reusing sync_wanted_posts' copy.
         followups.before_delivery(request, plan, sync_wanted_posts)
         result = delivery.deliver_request(request, runtime.mattermost())
         plugindata_sync.write(request, plan)

@@ -169,7 +169,12 @@ def _upsert(
         current.last_event_at = now
         if current.state in RESOLVED_STATES and not current.resolved_at:
             current.resolved_at = now
-        current.save()
+        # A new row is INSERTed directly (save() would first try an UPDATE that finds
+        # nothing). Race: the SELECT FOR UPDATE had no row to lock, so a second writer
+        # storing the same new request at this moment gets the unique-key error on its
+        # INSERT, exactly as with save()'s UPDATE-then-INSERT; its change is the same
+        # event, already stored by the first.
+        current.save(force_insert=previous_state is None)
         new_reviews = _store_reviews(current, req.Spec.Reviews)
         log.info(
             "Access request %s from %s: %s%s (%s)",

@@ -22,6 +22,17 @@ def _plain_http(settings):
         setattr(settings, key, value)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts with empty in-process TTL caches (common.ttl_cache): the database
+    is rolled back between tests, the cached rows would outlive it."""
+    from common.ttl_cache import clear_all
+
+    clear_all()
+    yield
+    clear_all()
+
+
 @pytest.fixture(scope="session")
 def pki():
     """One cluster PKI for the session: key generation is the slow part."""

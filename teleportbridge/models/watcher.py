@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from django.db import models
 
+from common.ttl_cache import TTLCache
+
+# The proxy address for links in posts, read by every reconcile: it changes only when the
+# watcher (re)connects. Empty is never cached (a worker starting before the watcher's
+# first Ping must not keep posting link-less messages for the TTL).
+_proxy_addr: TTLCache[str] = TTLCache(ttl=10.0)
+
 
 class WatcherState(models.Model):
     """Singleton row (pk=1) the running watcher updates; the dashboard only reads it."""
@@ -30,7 +37,14 @@ class WatcherState(models.Model):
         return obj
 
     @classmethod
+    def proxy_addr(cls) -> str:
+        """proxy_public_addr, cached for a few seconds per process (see _proxy_addr)."""
+        return _proxy_addr.get(1, lambda: cls.get().proxy_public_addr, keep=bool)
+
+    @classmethod
     def set(cls, **fields: object) -> None:
         """Update the singleton without a read (safe to call from the watcher loop)."""
+        if "proxy_public_addr" in fields:
+            _proxy_addr.clear()  # this process sees its own change at once
         if not cls.objects.filter(pk=1).update(**fields):
             cls.objects.get_or_create(pk=1, defaults=fields)
