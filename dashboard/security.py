@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from common import client_address
 
 # django-axes stores the user name of every failed login in a varchar(255).
 AXES_USERNAME_LENGTH = 255
@@ -65,24 +66,9 @@ class NulCharacterMiddleware:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address login throttling counts failures for (AXES_CLIENT_IP_CALLABLE).
-
-    REMOTE_ADDR, unless TRUSTED_PROXY is on: then the last X-Forwarded-For entry, the
-    address the proxy itself saw (a proxy appends it; what comes before it is whatever
-    the client sent). Without TRUSTED_PROXY the header is ignored, or a client could
-    make each guess come from a new address. Anything that is not an IP address is not
-    used: django-axes stores it in an inet column.
-    """
-    candidates = [request.META.get("REMOTE_ADDR", "")]
-    if settings.TRUSTED_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        candidates.insert(0, forwarded.rsplit(",", 1)[-1].strip())
-    for value in candidates:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            continue
-    return None
+    """The address login throttling counts failures for (AXES_CLIENT_IP_CALLABLE); the
+    rule is common.client_address's, shared with the click endpoint."""
+    return client_address.client_ip(request)
 
 
 def login_username(request: HttpRequest, credentials: dict | None = None) -> str | None:

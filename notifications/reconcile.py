@@ -250,22 +250,7 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
     text = root_text(request, resources=found.names)
 
     def create_roots() -> None:
-        # One INSERT for all roots. ignore_conflicts: rows already there (unique key per
-        # request+channel) stand.
-        Post.objects.bulk_create(
-            [
-                Post(
-                    request=request,
-                    kind=Post.Kind.ROOT,
-                    channel_id=channel_id,
-                    key=root_key(request.pk, channel_id),
-                    recipient=handle,
-                    text_wanted=text,
-                )
-                for channel_id, handle in channels.items()
-            ],
-            ignore_conflicts=True,
-        )
+        create_root_rows(request, channels, text)
 
     return _create_plan(
         request,
@@ -276,6 +261,28 @@ def ensure_plan(request: AccessRequest) -> NotificationPlan:
         then=create_roots,
         rules=rules,
         resources=found.names,
+    )
+
+
+def create_root_rows(request: AccessRequest, channels: dict[str, str], text: str) -> None:
+    """The root post rows of `channels` (channel id -> recipient handle), one INSERT.
+
+    The idempotency key is root_key (request + channel, unique): ignore_conflicts lets a
+    row already there (an earlier plan, an escalation, a concurrent worker) stand, so a
+    channel never gets a second root post."""
+    Post.objects.bulk_create(
+        [
+            Post(
+                request=request,
+                kind=Post.Kind.ROOT,
+                channel_id=channel_id,
+                key=root_key(request.pk, channel_id),
+                recipient=handle,
+                text_wanted=text,
+            )
+            for channel_id, handle in channels.items()
+        ],
+        ignore_conflicts=True,
     )
 
 

@@ -121,7 +121,7 @@ def _stop(request: AccessRequest) -> None:
 
 def _escalate(request: AccessRequest, sched: ReminderSchedule, rm: RemindersConfig) -> bool:
     """Root posts in the escalation channels (normal roots: replies, edits, plugin data)."""
-    from notifications.reconcile import root_key, root_text  # reconcile imports this module
+    from notifications.reconcile import create_root_rows, root_text  # reconcile imports this
 
     channels: dict[str, str] = {}
     for handle in rm.escalate_to:
@@ -140,21 +140,8 @@ def _escalate(request: AccessRequest, sched: ReminderSchedule, rm: RemindersConf
             return False
     text = root_text(request)
     with transaction.atomic():
-        # ignore_conflicts: a channel that already has this request's root keeps it.
-        Post.objects.bulk_create(
-            [
-                Post(
-                    request=request,
-                    kind=Post.Kind.ROOT,
-                    channel_id=channel_id,
-                    key=root_key(request.pk, channel_id),
-                    recipient=handle,
-                    text_wanted=text,
-                )
-                for channel_id, handle in channels.items()
-            ],
-            ignore_conflicts=True,
-        )
+        # A channel that already has this request's root keeps it (unique root key).
+        create_root_rows(request, channels, text)
         ReminderSchedule.objects.filter(pk=sched.pk, escalated_at__isnull=True).update(
             escalated_at=sched.escalation_asked_at,
             note=f"escalated to {len(channels)} channel(s)",

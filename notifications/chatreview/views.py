@@ -8,28 +8,17 @@ server cannot hold a CSRF token; the signed context is the proof instead.
 
 from __future__ import annotations
 
-import ipaddress
-
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from common.client_address import client_ip
 from notifications.chatreview import config as review_config
 
 MAX_BODY = 16 * 1024  # click.MAX_BODY: a callback body is a few hundred bytes
 
 
 def _source_ip(request: HttpRequest) -> str:
-    candidates = [request.META.get("REMOTE_ADDR", "")]
-    if settings.TRUSTED_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        candidates.insert(0, forwarded.rsplit(",", 1)[-1].strip())
-    for value in candidates:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            continue
-    return ""
+    return client_ip(request) or ""
 
 
 @csrf_exempt
