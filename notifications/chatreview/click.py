@@ -50,6 +50,7 @@ BLOCKING = ("cannot submit reviews on behalf of", "administrative action require
 
 Outcome = ReviewAttempt.Outcome
 _BODY_FIELDS = ("user_id", "user_name", "channel_id", "post_id", "trigger_id")
+_ID_FIELDS = ("user_id", "channel_id", "post_id")
 
 _slots_lock = threading.Lock()
 _slots: threading.BoundedSemaphore | None = None
@@ -108,12 +109,15 @@ def _parse(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
         raise _refuse("body_too_large")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: 16 KiB of "[[[[" is not JSON to us
         raise _refuse("body_not_json") from None
     if not isinstance(data, dict):
         raise _refuse("body_not_object")
     for name in _BODY_FIELDS:
         if not isinstance(data.get(name, ""), str) or len(data.get(name, "")) > 512:
+            raise _refuse("body_field")
+    for name in _ID_FIELDS:  # Mattermost ids are 26 characters; the columns hold 64
+        if len(data.get(name, "")) > 64:
             raise _refuse("body_field")
     ctx = data.get("context")
     if not isinstance(ctx, dict) or not signing.well_formed(ctx):
@@ -203,14 +207,16 @@ def _claim(row: ReviewAttempt, ctx: dict[str, Any], trigger: Any) -> None:
 
 
 def _process(cfg: ReviewConfig, body: bytes, row: ReviewAttempt) -> str:
-    if _limited(cfg.global_rate):
-        raise _Stop(TOO_MANY, Outcome.RATE_LIMITED, "global_rate")
     data, ctx = _parse(body)
-    row.mm_user_id = data.get("user_id", "")
+    row.mm_user_id = data.get("user_id", "")[:64]
     row.mm_username = data.get("user_name", "")[:255]
     row.channel_id = data.get("channel_id", "")[:64]
     row.post_id = data.get("post_id", "")[:64]
     trigger = _verify(cfg, data, ctx, row)
+    # After verification and counting verified clicks only: forged POSTs cost a MAC each
+    # but cannot use up the global budget and lock every reviewer out.
+    if _limited(cfg.global_rate, verified_only=True):
+        raise _Stop(TOO_MANY, Outcome.RATE_LIMITED, "global_rate")
     if buttons.feature_usable():
         raise _Stop(UNAVAILABLE, Outcome.REFUSED, "feature_gate")
     if _limited(cfg.per_user, verified_only=True, mm_user_id=row.mm_user_id):
@@ -253,8 +259,10 @@ def _review(cfg: ReviewConfig, ctx: dict[str, Any], row: ReviewAttempt, trigger:
     except TeleportError as exc:
         row.grpc_code, row.grpc_message = exc.grpc_code or "DEADLINE_EXCEEDED", exc.grpc_details
         stop = _answer(exc)
-        if stop.outcome == Outcome.ERROR:
-            row.claim_key = None  # a transient failure: the user may click again
+        if stop.text not in (ALREADY_REVIEWED, RESOLVED):
+            # Nothing was submitted (busy, blocked, not allowed): release the idempotency
+            # key so a click after the cause is fixed is tried, not called a repeat.
+            row.claim_key = None
         if stop.text == NOT_ALLOWED:
             users.forget(row.mm_user_id)
         raise stop from None
@@ -277,6 +285,12 @@ def handle(body: bytes, source_ip: str) -> str:
         text = _process(cfg, body, row)
     except _Stop as stop:
         text, row.outcome, row.failed_check = stop.text, stop.outcome, stop.check
+    except Exception:
+        # A bug must not skip the click's row (R15) nor answer anything but the generic
+        # text; the trace goes to the log, never to the clicker.
+        log.exception("Review click failed unexpectedly")
+        row.claim_key = row.trigger_client_id = None
+        text, row.outcome, row.failed_check = GENERIC, Outcome.ERROR, "internal_error"
     row.latency_ms = int((time.monotonic() - started) * 1000)
     row.save()
     with request_context(row.request_id or "-"):

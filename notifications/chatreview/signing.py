@@ -56,7 +56,8 @@ def well_formed(ctx: Any) -> bool:
     if ctx["v"] != VERSION or not isinstance(ctx["exp"], int) or isinstance(ctx["exp"], bool):
         return False
     return all(isinstance(ctx[f], str) and 0 < len(ctx[f]) <= 128 for f in FIELDS[1:-1]) and (
-        isinstance(ctx["sig"], str) and len(ctx["sig"]) <= 64
+        # ASCII only: hmac.compare_digest refuses (TypeError) a str with other characters.
+        isinstance(ctx["sig"], str) and len(ctx["sig"]) <= 64 and ctx["sig"].isascii()
     )
 
 

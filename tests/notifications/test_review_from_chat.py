@@ -243,6 +243,39 @@ def test_forged_callbacks_never_reach_teleport(chat, live_server):
     assert checks == [c for c, _ in forged] + ["body_not_json", "", "replay"]
 
 
+def test_hostile_bodies_get_the_generic_answer_and_a_row(chat, live_server):
+    """Inputs that once escaped the checks as HTTP 500 with no row: a non-ASCII signature
+    (compare_digest raises TypeError), JSON nested past the recursion limit, and an id too
+    long for its column (PostgreSQL refuses the row)."""
+    rid = chat.create(user="bob")
+    chat.reconcile(rid)
+    url = f"{live_server.url}/mattermost/actions"
+    bodies = [
+        json.dumps(_callback(chat, rid, "alice", ctx_sig="\u00e9" * 10)).encode(),
+        b"[" * 15000,
+        json.dumps(_callback(chat, rid, "alice", user_id="u" * 300)).encode(),
+    ]
+    for body in bodies:
+        response = requests.post(url, data=body, timeout=30)
+        assert response.status_code == 200, response.text[:200]
+        assert response.json() == {"ephemeral_text": GENERIC}
+    assert ReviewAttempt.objects.count() == len(bodies)
+    assert submits(chat) == 0
+
+
+def test_forged_clicks_do_not_use_up_the_global_budget(chat, settings, live_server):
+    settings.REVIEW_RATE_GLOBAL = "3/60"
+    review_config.reset()
+    rid = chat.create(user="bob")
+    chat.reconcile(rid)
+    url = f"{live_server.url}/mattermost/actions"
+    for _ in range(5):
+        forged = _callback(chat, rid, "alice", ctx_sig="A" * 43)
+        assert requests.post(url, json=forged, timeout=30).json() == {"ephemeral_text": GENERIC}
+    assert click(chat, rid, "alice").startswith("Your approval")
+    assert submits(chat) == 1
+
+
 def test_resolved_elsewhere_timeout_and_unavailable(chat, settings, live_server):
     rid = chat.create(user="bob")
     chat.teleport.review_policy.approvals_needed[rid] = 5
