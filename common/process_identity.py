@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from django.utils import timezone
 
 _identity: tuple[int, str] | None = None  # (pid it was computed in, identity)
 
@@ -34,3 +38,24 @@ def identity() -> str:
     if _identity is None or _identity[0] != pid:
         _identity = (pid, f"{socket.gethostname()}:{pid}:{start_time(pid) or '?'}")
     return _identity[1]
+
+
+_stamp_lock = threading.Lock()
+_last_stamp: datetime | None = None
+
+
+def claim_stamp() -> datetime:
+    """Now, but strictly later than any stamp this process handed out before.
+
+    A claim is identified by (owner, stamp): the owner tells processes apart, the stamp the
+    claims of one process. Two threads of one process (the tests run workers as threads)
+    could otherwise read the same microsecond and each take the other's claim for its own
+    (notifications.claims tells its claims from others' by exactly this pair).
+    """
+    global _last_stamp
+    with _stamp_lock:
+        now = timezone.now()
+        if _last_stamp is not None and now <= _last_stamp:
+            now = _last_stamp + timedelta(microseconds=1)
+        _last_stamp = now
+        return now

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.backoff import backoff_delay
-from notifications import attempts
+from notifications import attempts, claims
 from notifications.chatreview import buttons as review_buttons
 from notifications.mattermost.client import MattermostClient
 from notifications.mattermost.errors import PermanentError, TransientError
@@ -70,6 +70,10 @@ class Summary:
 def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary:
     """Bring every due post of the request to Mattermost: roots first, then replies.
 
+    In waves: what can go now (roots, replies under a root already posted) is claimed with
+    one UPDATE, sent in order, and the replies its new roots made possible form the next
+    wave. The results are written with one UPDATE at the end (notifications.claims).
+
     After a 429 the rest of the request is not tried (it would only be refused too): its
     pending posts are moved to the same retry time, for the sweeper to pick up.
     """
@@ -78,18 +82,36 @@ def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary
     posts = list(Post.objects.filter(request=request))
     by_pk = {p.pk: p for p in posts}
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
-    with attempts.batched():
-        for post in ordered:
-            if post.kind in Post.THREADED and post.root_id is not None:
-                _attach_root(post, by_pk)
-            if not post.is_due(now):
-                continue
-            if summary.throttled_until is not None:
-                summary.add(Outcome.DEFERRED)
-                continue
-            result = deliver(post, client)
-            summary.add(result.outcome)
-            summary.throttled_until = result.throttled_until
+    considered: set[int] = set()
+    with attempts.batched(), claims.batched_finishes():
+        while summary.throttled_until is None:
+            wave = []
+            for post in ordered:
+                if post.pk in considered:
+                    continue
+                if post.kind in Post.THREADED and post.root_id is not None:
+                    _attach_root(post, by_pk)
+                if post.is_due(now):
+                    wave.append(post)
+            if not wave:
+                break
+            considered.update(p.pk for p in wave)
+            mine = claims.claim_all(wave)
+            for _ in range(len(wave) - len(mine)):
+                summary.add(Outcome.BUSY)
+            for post in mine:
+                if summary.throttled_until is not None:
+                    # Claimed but not tried: back to waiting, the attempt not counted.
+                    post.release_untried(summary.throttled_until)
+                    summary.add(Outcome.DEFERRED)
+                    continue
+                result = _deliver_claimed(post, client)
+                summary.add(result.outcome)
+                summary.throttled_until = result.throttled_until
+        if summary.throttled_until is not None:
+            for post in ordered:
+                if post.pk not in considered and post.is_due(now):
+                    summary.add(Outcome.DEFERRED)
     if summary.throttled_until is not None:
         Post.objects.filter(request=request, status=Post.Status.PENDING).update(
             status=Post.Status.RETRYING, next_attempt_at=summary.throttled_until
@@ -124,15 +146,18 @@ def _find_existing(client: MattermostClient, post: Post) -> dict | None:
 
 def deliver(post: Post, client: MattermostClient) -> Result:
     """One step for one post. Expected failures are recorded on the post, never raised."""
-    root_mm_id = ""
-    if post.kind in Post.THREADED:
-        root = post.root
-        if root is None or not root.mattermost_id:
-            return Result(Outcome.WAITING)  # ordering: a reply waits for its root post
-        root_mm_id = root.mattermost_id
-    uncertain = post.attempts > 0 and not post.mattermost_id  # an earlier try may have landed
+    if post.kind in Post.THREADED and (post.root is None or not post.root.mattermost_id):
+        return Result(Outcome.WAITING)  # ordering: a reply waits for its root post
     if not post.claim():
         return Result(Outcome.BUSY)
+    return _deliver_claimed(post, client)
+
+
+def _deliver_claimed(post: Post, client: MattermostClient) -> Result:
+    """Send or edit a post this process has claimed (its root, if any, is posted)."""
+    root_mm_id = post.root.mattermost_id if post.kind in Post.THREADED and post.root else ""
+    # The claim counted this attempt: an earlier one may have landed.
+    uncertain = post.attempts > 1 and not post.mattermost_id
     # Buttons (opt-in, chatreview): part of the wanted state like the text; "" draws none.
     buttons = post.buttons_wanted
     props = {PROPS_KEY: post.key, **review_buttons.props_for(post)}

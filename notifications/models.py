@@ -14,7 +14,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from common.process_identity import identity
 from teleportbridge.models import AccessRequest, Review
 
 
@@ -207,38 +206,15 @@ class Post(models.Model):
 
     # -- transitions ------------------------------------------------------------------------
     def claim(self) -> bool:
-        """Take the post for this worker before the HTTP call (committed as SENDING).
+        """Take the post for this worker before the HTTP call (notifications.claims)."""
+        from notifications.claims import claim_all
 
-        Optimistic lock on updated_at: False when anyone touched the row since we read it,
-        i.e. another worker claimed it or finished it first.
-        """
-        now = timezone.now()
-        owner = identity()
-        claimed = Post.objects.filter(pk=self.pk, updated_at=self.updated_at).update(
-            status=self.Status.SENDING,
-            attempts=F("attempts") + 1,
-            updated_at=now,
-            claimed_by=owner,
-        )
-        if claimed == 1:
-            self.claimed_by = owner
-            self.attempts += 1
-            self.updated_at = now
-            self.status = self.Status.SENDING
-        return claimed == 1
+        return bool(claim_all([self]))
 
     def _finish(self, **fields: Any) -> bool:
-        # Only from our own claim: SENDING *and* the updated_at our claim() wrote. A claim
-        # that expired was taken over by another worker (a new updated_at, still SENDING),
-        # and a stale finisher must not overwrite that worker's result.
-        claimed_at = self.updated_at
-        fields["updated_at"] = timezone.now()
-        done = Post.objects.filter(
-            pk=self.pk, status=self.Status.SENDING, updated_at=claimed_at
-        ).update(**fields)
-        for name, value in fields.items():
-            setattr(self, name, value)
-        return done == 1
+        from notifications.claims import finish
+
+        return finish(self, fields)
 
     def adopt(self, mattermost_id: str) -> None:
         """Record the id of a post an interrupted attempt created (found by its key)."""
@@ -271,6 +247,13 @@ class Post(models.Model):
             last_error=error,
             next_attempt_at=when,
             retries=self.retries + 1,
+        )
+
+    def release_untried(self, when: datetime) -> bool:
+        """Give back a claim whose post was not tried (a 429 stopped the pass): it waits
+        until `when`, and the attempt the claim counted is taken back."""
+        return self._finish(
+            status=self.Status.RETRYING, next_attempt_at=when, attempts=self.attempts - 1
         )
 
     def mark_failed(self, error: str) -> bool:

@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
-from common.process_identity import identity, start_time
-from notifications.claims import release_dead_claims
+from django.utils import timezone
+
+from common.process_identity import claim_stamp, identity, start_time
+from notifications.claims import batched_finishes, claim_all, release_dead_claims
 from notifications.models import Post
 from tests.factories import make_request
 
@@ -54,3 +56,66 @@ def test_only_dead_local_owners_lose_their_claims():
     # The attempt stays counted: delivery searches for the key before sending again.
     assert Post.objects.get(pk=dead.pk).attempts == 1
     assert release_dead_claims() == set()
+
+
+def _pending(request, n: int) -> Post:
+    return Post.objects.create(
+        request=request,
+        kind=Post.Kind.ROOT,
+        recipient="eng/x",
+        channel_id=f"ch{n}",
+        key=f"{request.pk}:ch{n}:root",
+    )
+
+
+def test_claim_all_takes_only_the_rows_nobody_touched_since_they_were_read():
+    request = make_request()
+    posts = [_pending(request, n) for n in range(3)]
+    # Another worker claims the middle one after we read it.
+    assert Post.objects.get(pk=posts[1].pk).claim()
+
+    mine = claim_all(posts)
+
+    assert [p.pk for p in mine] == [posts[0].pk, posts[2].pk]
+    for post in mine:
+        post.refresh_from_db()
+        assert (post.status, post.attempts, post.claimed_by) == ("sending", 1, identity())
+    assert Post.objects.get(pk=posts[1].pk).attempts == 1  # counted once, by its owner
+
+
+def test_a_second_claim_of_the_same_rows_by_this_process_is_not_mistaken_for_its_own():
+    """Ours are told apart by (owner, stamp): the owner is the same for every claim this
+    process makes, so the stamp must differ even when the two claims are moments apart."""
+    request = make_request()
+    first_read = [_pending(request, n) for n in range(2)]
+    second_read = [Post.objects.get(pk=p.pk) for p in first_read]
+    assert len(claim_all(first_read)) == 2
+    assert claim_all(second_read) == []
+
+
+def test_claim_stamps_of_one_process_never_repeat():
+    stamps = [claim_stamp() for _ in range(2000)]
+    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+
+
+def test_batched_results_are_written_per_row_and_never_over_a_takeover():
+    request = make_request()
+    posts = claim_all([_pending(request, n) for n in range(3)])
+    with batched_finishes():
+        posts[0].mark_sent("text 0", mattermost_id="mm-0")
+        posts[1].mark_sent("text 1", mattermost_id="mm-1")
+        posts[2].retry_at(timezone.now(), "Mattermost said 503")
+        # Meanwhile the second post's claim is taken over (its lease ran out).
+        Post.objects.filter(pk=posts[1].pk).update(updated_at=timezone.now(), claimed_by="x")
+        assert Post.objects.get(pk=posts[0].pk).status == "sending"  # not written yet
+
+    rows = {p.pk: p for p in Post.objects.filter(request=request)}
+    first, second, third = (rows[p.pk] for p in posts)
+    assert (first.status, first.mattermost_id, first.text_sent) == ("sent", "mm-0", "text 0")
+    assert (second.status, second.mattermost_id, second.claimed_by) == ("sending", "", "x")
+    assert (third.status, third.last_error, third.retries) == (
+        "retrying",
+        "Mattermost said 503",
+        1,
+    )
+    assert third.text_sent == "" and first.last_error == ""

@@ -350,3 +350,21 @@ def test_long_author_names_get_distinct_reply_keys(bridge):
     assert replies.count() == 2 and len({r.key for r in replies}) == 2
     assert all(len(r.key) <= 128 for r in replies)
     assert {r.status for r in replies} == {"sent"}
+
+
+def test_a_429_gives_back_the_claims_of_the_posts_it_stopped(bridge):
+    """The request's roots are claimed together; a 429 on the first stops the pass, and
+    the others go back to waiting with their attempt not counted (so the next pass posts
+    them without a search first) and the same retry time."""
+    bridge.configure(recipients=["eng/access-requests", "eng/town-square", "alice@example.com"])
+    rid = bridge.create()
+    bridge.mm.rate_limit_next(1, retry_after=7, path_prefix="/api/v4/posts")
+    bridge.reconcile(rid)
+    posts = list(Post.objects.filter(request_id=rid).order_by("pk"))
+    assert [p.status for p in posts] == ["retrying"] * 3
+    assert [p.attempts for p in posts] == [1, 0, 0]
+    assert len({p.next_attempt_at for p in posts}) == 1
+    make_due(rid)
+    bridge.reconcile(rid)
+    assert [p.status for p in Post.objects.filter(request_id=rid)] == ["sent"] * 3
+    assert len(bridge.mm.posts()) == 3
