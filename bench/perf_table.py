@@ -2,7 +2,7 @@
 """Every performance target of issue 17 in one table, next to the floor, on each database.
 
     .venv/bin/python bench/perf_table.py [--runs 3] [--databases sqlite,postgres://...]
-        [--requests 1000] [--catch-up 2000] [--workers 4]
+        [--requests 1000] [--catch-up 2000] [--workers 2]
 
 Per database and run, against real simulators (Teleport gRPC + mTLS, Mattermost HTTP) and
 real `runwatcher` processes on a fresh database (as notify_burst.py):
@@ -309,7 +309,7 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--catch-up", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)  # the product's Q_WORKERS
     parser.add_argument("--idle-requests", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--deadline", type=float, default=600.0)
