@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
 import sys
 
 import pytest
-
 from django.utils import timezone
 
 from common.process_identity import claim_stamp, identity, start_time
@@ -95,7 +95,7 @@ def test_a_second_claim_of_the_same_rows_by_this_process_is_not_mistaken_for_its
 
 def test_claim_stamps_of_one_process_never_repeat():
     stamps = [claim_stamp() for _ in range(2000)]
-    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
 
 
 def test_batched_results_are_written_per_row_and_never_over_a_takeover():
