@@ -67,7 +67,9 @@ class Summary:
         self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
 
 
-def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary:
+def deliver_request(
+    request: AccessRequest, client: MattermostClient, *, posts: list[Post] | None = None
+) -> Summary:
     """Bring every due post of the request to Mattermost: roots first, then replies.
 
     In waves: what can go now (roots, replies under a root already posted) is claimed with
@@ -76,10 +78,14 @@ def deliver_request(request: AccessRequest, client: MattermostClient) -> Summary
 
     After a 429 the rest of the request is not tried (it would only be refused too): its
     pending posts are moved to the same retry time, for the sweeper to pick up.
+
+    `posts`: the request's posts as just read by the caller, if it has them (saves a
+    read). A row changed since is harmless: its claim, guarded by updated_at, fails.
     """
     summary = Summary()
     now = timezone.now()
-    posts = list(Post.objects.filter(request=request))
+    if posts is None:
+        posts = list(Post.objects.filter(request=request))
     by_pk = {p.pk: p for p in posts}
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     considered: set[int] = set()

@@ -12,18 +12,26 @@ from collections.abc import Callable
 from notifications import reminders, requester, runtime
 from notifications.followup_render import reviews_line
 from notifications.models import NotificationPlan
-from teleportbridge.models import AccessRequest
+from teleportbridge.models import AccessRequest, RequestState
 
 
 def before_delivery(
-    request: AccessRequest, plan: NotificationPlan, resync: Callable[[AccessRequest], None]
-) -> None:
+    request: AccessRequest, plan: NotificationPlan, resync: Callable[[AccessRequest], object]
+) -> bool:
     """Create the follow-up posts the request calls for now (`resync` re-derives replies
-    for escalation root posts)."""
+    for escalation root posts). True when the request's post rows may have changed here
+    (a follow-up is on, or the request is over and unsent reminders are dropped)."""
     cfg = runtime.get_config()
     if reminders.sync_request(request, plan, cfg):
         resync(request)
     requester.ensure_dms(request, plan, cfg)
+    opts = cfg.features
+    return (
+        request.state != RequestState.PENDING
+        or opts.reminders.enabled
+        or opts.requester.notify
+        or opts.requester.notify_on_post
+    )
 
 
 def with_reviews(text: str, request: AccessRequest) -> str:

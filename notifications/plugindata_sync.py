@@ -158,25 +158,26 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
 def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.PluginData | None:
     """What the Go plugin would have stored for this request, given our posts."""
     # One read of the request's posts, fresh (another worker may have delivered some
-    # since ours were loaded), instead of two queries per review.
-    posts = list(
+    # since ours were loaded), instead of two queries per review; tuples, not models.
+    rows = list(
         Post.objects.filter(request=request)
-        .only("kind", "channel_id", "mattermost_id", "review_id", "status", "created_at")
         .order_by("created_at", "pk")
+        .values_list("kind", "channel_id", "mattermost_id", "review_id", "status")
     )
-    roots = [p for p in posts if p.kind == Post.Kind.ROOT and p.mattermost_id]
+    roots = [(c, m) for k, c, m, _, _ in rows if k == Post.Kind.ROOT and m]
     if not roots:
         return None
     unsent: dict[int, bool] = {}  # review id -> any of its replies not sent yet
-    for p in posts:
-        if p.kind == Post.Kind.REPLY and p.review_id is not None:
-            unsent[p.review_id] = unsent.get(p.review_id, False) or p.status != Post.Status.SENT
+    for kind, _, _, review_id, status in rows:
+        if kind == Post.Kind.REPLY and review_id is not None:
+            unsent[review_id] = unsent.get(review_id, False) or status != Post.Status.SENT
     replied = 0
-    for review_id in request.reviews.order_by("position").values_list("pk", flat=True):
-        if review_id in unsent and not unsent[review_id]:
-            replied += 1
-        else:
-            break
+    if unsent:  # no reply rows: no review counts as replied, no need to list them
+        for review_id in request.reviews.order_by("position").values_list("pk", flat=True):
+            if review_id in unsent and not unsent[review_id]:
+                replied += 1
+            else:
+                break
     resolved = request.state in RESOLVED_STATES
     return plugindata_codec.PluginData(
         user=request.user,
@@ -191,7 +192,7 @@ def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.
         system_annotations=dict(request.system_annotations),
         suggested_reviewers=list(request.suggested_reviewers),
         logins_by_role=dict(plan.logins_by_role),
-        messages=[plugindata_codec.Message(p.channel_id, p.mattermost_id) for p in roots],
+        messages=[plugindata_codec.Message(c, m) for c, m in roots],
     )
 
 

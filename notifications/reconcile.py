@@ -286,32 +286,38 @@ def create_root_rows(request: AccessRequest, channels: dict[str, str], text: str
     )
 
 
-def sync_wanted_posts(request: AccessRequest) -> None:
+def sync_wanted_posts(request: AccessRequest) -> list[Post] | None:
     """Update wanted texts and create reply rows; no network.
 
     One read of the request's posts: the text UPDATE runs only when a root's text differs
     and a reply is created only where (review, channel) has none yet (a burst's requests
-    have no reviews and unchanged texts: two SELECTs, no writes).
+    have no reviews and unchanged texts: two SELECTs, no writes). Returns the posts as read
+    when nothing was written (delivery can use them as they are), else None.
     """
     posts = list(Post.objects.filter(request=request))
     roots = [p for p in posts if p.kind == Post.Kind.ROOT]
     text = root_text(request)
+    wrote = False
     if any(root.text_wanted != text for root in roots):
         Post.objects.filter(request=request, kind=Post.Kind.ROOT).exclude(text_wanted=text).update(
             text_wanted=text
         )
+        wrote = True
     replied = {(p.review_id, p.channel_id) for p in posts if p.kind == Post.Kind.REPLY}
     for root in roots:
         # Approve/Deny buttons (opt-in): level-triggered like the text; "" removes them.
         buttons = review_buttons.wanted_buttons(request, root)
         if buttons != root.buttons_wanted:
             Post.objects.filter(pk=root.pk).update(buttons_wanted=buttons)
+            wrote = True
     for review in request.reviews.order_by("position"):
         for root in roots:
             if (review.pk, root.channel_id) not in replied:
                 # get_or_create: another worker may be creating it right now (the unique
                 # constraint per review and channel keeps it one row).
                 _ensure_reply(review, root)
+                wrote = True
+    return None if wrote else posts
 
 
 def reconcile_request(request_id: str) -> str:
@@ -327,11 +333,12 @@ def reconcile_request(request_id: str) -> str:
             return f"recipients pending: {exc}"
         if plan.status == NotificationPlan.Status.SKIPPED:
             return f"skipped: {plan.reason}"
-        sync_wanted_posts(request)
-        # Follow-ups (reminders, requester DMs) may add rows here, so delivery reads the
-        # posts afresh rather than reusing sync_wanted_posts' copy.
-        followups.before_delivery(request, plan, sync_wanted_posts)
-        result = delivery.deliver_request(request, runtime.mattermost())
+        posts = sync_wanted_posts(request)
+        # Follow-ups (reminders, requester DMs) may add or drop rows here; then delivery
+        # reads the posts afresh rather than reusing sync_wanted_posts' copy.
+        if followups.before_delivery(request, plan, sync_wanted_posts):
+            posts = None
+        result = delivery.deliver_request(request, runtime.mattermost(), posts=posts)
         plugindata_sync.write(request, plan)
         counts = result.counts
         summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
