@@ -140,5 +140,7 @@ def configure_logging(cfg: LogConfig, *, debug: bool = False) -> None:
             old.close()
     root.addHandler(handler)
     root.setLevel("DEBUG" if debug else cfg.severity)
-    for noisy in ("urllib3", "django_q", "django.db.backends"):
+    # django-q2 logs as "django-q": at INFO, three lines per task (enqueued, processing,
+    # processed) that say nothing our own lines do not.
+    for noisy in ("urllib3", "django-q", "django.db.backends"):
         logging.getLogger(noisy).setLevel("WARNING")

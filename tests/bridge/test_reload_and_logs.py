@@ -201,3 +201,18 @@ def test_json_log_uses_teleports_field_names(tmp_path, root_logging):  # noqa: F
     # RFC 3339, UTC, milliseconds.
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["timestamp"])
     datetime.fromisoformat(first["timestamp"])
+
+
+def test_django_q2_per_task_lines_stay_out_of_the_log(tmp_path, root_logging):  # noqa: F811
+    """Bug: the quieting named the logger "django_q", but django-q2 logs as "django-q", so
+    every request added three lines (enqueued, processing, processed) to the log, and
+    their formatting to the workers' CPU. Its warnings and errors still show."""
+    from django_q.conf import logger as django_q_logger
+
+    log_file = tmp_path / "plugin.log"
+    configure_logging(LogConfig(output=str(log_file), severity="INFO", format="text"))
+    django_q_logger.info("Enqueued [teleportbridge] 7")
+    django_q_logger.warning("reincarnated worker Process-1 after timeout")
+    text = log_file.read_text()
+    assert "Enqueued" not in text
+    assert "reincarnated worker" in text
