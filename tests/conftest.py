@@ -39,6 +39,21 @@ def pki():
     return make_cluster("sim.example.com")
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for the Q_BROKER=redis tests (tests/redis_server.py): REDIS_URL, else a
+    throwaway redis-server, started only when a test asks for it."""
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        if url is None:
+            pytest.skip(
+                "no redis-server binary and REDIS_URL is not set "
+                "(scripts/bootstrap.sh --dev installs redis-server)"
+            )
+        yield url
+
+
 @pytest.fixture
 def teleport(pki):
     sim = TeleportSimulator(pki).start()
