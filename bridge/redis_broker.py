@@ -23,7 +23,7 @@ REDIS_CONNECT_TIMEOUT = 5.0
 REDIS_SOCKET_TIMEOUT = 15.0
 
 _shared: redis.Redis | None = None
-_shared_key: tuple[int, str] = (0, "")
+_shared_key: tuple[int, str, str] = (0, "", "")
 _shared_lock = threading.Lock()
 
 
@@ -32,15 +32,18 @@ def shared_redis() -> redis.Redis:
 
     Re-made in a forked child (django-q2's pusher, workers and monitor are forks): a pool
     inherited across fork() shares its sockets with the parent, and two processes reading
-    replies from one socket would take each other's answers. The old pool is dropped, not
-    disconnected: its sockets are still the parent's. Also re-made if the URL changes
+    replies from one socket would take each other's answers. The old pool is only
+    dropped: redis-py then closes this process's copies of its sockets without a shutdown,
+    so the parent's connections stay usable. Also re-made if the URL or the queue changes
     (only tests do that)."""
     global _shared, _shared_key
-    key = (os.getpid(), str(Conf.REDIS))
+    key = (os.getpid(), str(Conf.REDIS), str(Conf.PREFIX))
     # Threads of one process (the watcher's sweeper and its event loop) may ask at once:
     # the lock makes sure they share one pool instead of each making its own.
     with _shared_lock:
         if _shared is None or _shared_key != key:
+            if _shared is not None and _shared_key[0] == key[0]:
+                _shared.close()  # ours (same process): a changed URL or queue
             _shared = redis.Redis.from_url(
                 key[1],
                 socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
@@ -49,7 +52,7 @@ def shared_redis() -> redis.Redis:
                 # Redis restart (or a NAT) dropped is replaced instead of failing a task.
                 health_check_interval=30,
                 # Named per process in CLIENT LIST: who holds which connection.
-                client_name=f"{Conf.PREFIX}.{key[0]}",
+                client_name=f"{key[2]}.{key[0]}",
             )
             _shared_key = key
         return _shared

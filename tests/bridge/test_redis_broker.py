@@ -16,31 +16,8 @@ from django_q.conf import Conf
 from bridge.redis_broker import PooledRedis, shared_redis
 from dashboard.numbers import queue_depth
 from notifications.tasks import _queue_backlog, enqueue_reconcile
-from tests.redis_server import remove_queue_keys, unique_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def redis_queue(settings, redis_url, monkeypatch):
-    """This process configured as bridge/settings.py does for Q_BROKER=redis, on a queue
-    of its own. django-q2 reads Q_CLUSTER once, into Conf, at import: Conf is set too."""
-    queue = unique_queue()
-    settings.Q_BROKER = "redis"
-    cluster = {k: v for k, v in settings.Q_CLUSTER.items() if k not in {"orm", "poll"}}
-    cluster.update(name=queue, redis=redis_url, broker_class="bridge.redis_broker.PooledRedis")
-    settings.Q_CLUSTER = cluster
-    for name, value in {
-        "ORM": None,
-        "REDIS": redis_url,
-        "BROKER_CLASS": cluster["broker_class"],
-        "PREFIX": queue,
-        "CLUSTER_NAME": queue,
-        "SYNC": False,
-    }.items():
-        monkeypatch.setattr(Conf, name, value)
-    yield queue
-    remove_queue_keys(redis_url, queue)
 
 
 def _our_connections(queue: str) -> list[dict]:
