@@ -312,7 +312,9 @@ class Service:
         killed. That is safe by design (notifications.delivery): a post is committed as
         SENDING with its key before the HTTP call, and the next runwatcher's sweep adopts
         a post that reached Mattermost instead of sending it again; a task that was
-        queued but not finished is never acknowledged, so the broker delivers it again.
+        queued but not finished is never acknowledged, so the broker delivers it again
+        (with Q_BROKER=redis, which has no acknowledgement, it is gone from Redis: the
+        sweep at the next start queues the posts it left due).
 
         Called by the shutdown thread and by run()'s cleanup; the lock makes the second
         caller wait for the first instead of joining the sentinel concurrently."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -304,9 +305,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-# django-q2, ORM broker: no extra service. The reconcile task finishes in seconds (each
-# HTTP call has a 10 s timeout); `retry` must exceed `timeout` or django-q2 re-delivers a
-# task that is still running (a second worker would then race the first).
+# django-q2, ORM broker by default (Q_BROKER below: no extra service). The reconcile task
+# finishes in seconds (each HTTP call has a 10 s timeout); `retry` must exceed `timeout` or
+# django-q2 re-delivers a task that is still running (a second worker would then race the
+# first).
 Q_TIMEOUT = _int("Q_TIMEOUT", default=120, minimum=1)
 Q_RETRY = _int("Q_RETRY", default=180, minimum=2)
 if Q_TIMEOUT >= Q_RETRY:
@@ -342,6 +344,62 @@ Q_CLUSTER = {
     "label": "Django Q2",
     "sync": _bool("Q_SYNC", default=False),
 }
+
+
+def _redis_url() -> str:
+    """REDIS_URL, checked enough that a typo stops start-up with one line. Never echoes
+    the URL or any part of it: it may carry a password."""
+    from urllib.parse import urlsplit
+
+    raw = env.str("REDIS_URL", default="").strip()
+    if not raw:
+        raise _invalid("REDIS_URL", "not set, and Q_BROKER=redis needs it (redis://host:6379/0)")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # ValueError when not a number in 0-65535
+    except ValueError:
+        raise _invalid("REDIS_URL", "not a valid URL (redis://[:password@]host:port/db)") from None
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise _invalid("REDIS_URL", "use a redis://, rediss:// or unix:// URL")
+    if parts.scheme != "unix" and (not parts.hostname or port == 0):
+        raise _invalid("REDIS_URL", "no host (or port 0): write redis://host:6379/0")
+    db = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if db and not db.isdigit():
+        raise _invalid("REDIS_URL", "the path must be a database number (redis://host:6379/0)")
+    try:
+        # Whatever else redis-py would refuse (query options), now rather than at the
+        # first enqueue. Its messages may quote the URL: only ours are shown.
+        from redis.connection import parse_url
+
+        parse_url(raw)
+    except (ValueError, TypeError):
+        raise _invalid("REDIS_URL", "redis-py cannot read it (check its query options)") from None
+    return raw
+
+
+# The queue's broker. `database` (default): django-q2's ORM broker on our own database,
+# enqueued in the caller's transaction. `redis`: for scale-out (README "Scale-out"), the
+# queue in Redis at REDIS_URL; enqueued after the commit, and a task a dying worker held
+# is lost to the queue but not to the outbox (the sweeper queues its posts again).
+Q_BROKER = env.str("Q_BROKER", default="").strip().lower() or "database"
+if Q_BROKER not in {"database", "redis"}:
+    raise _invalid("Q_BROKER", f"{Q_BROKER[:40]!r} (use database or redis)")
+if Q_BROKER == "redis":
+    # Several bridges on one Redis: each needs its own queue (or a db number in REDIS_URL).
+    # Also the salt that signs the tasks: every process of one bridge must agree.
+    _queue = env.str("REDIS_QUEUE", default="teleportbridge").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", _queue):
+        raise _invalid("REDIS_QUEUE", "use 1-64 letters, digits, '_', '.' or '-'")
+    del Q_CLUSTER["orm"]  # no ORM queue: nothing may read or write the task table
+    Q_CLUSTER.update(
+        {
+            "name": _queue,
+            "redis": _redis_url(),  # a string: redis-py's from_url (bridge.redis_broker)
+            # One connection pool per process, not one connection per enqueue.
+            "broker_class": "bridge.redis_broker.PooledRedis",
+        }
+    )
+    del Q_CLUSTER["poll"]  # the Redis broker waits in BLPOP: a push by nature
 
 # Audit correlation: a review this long after the notification is flagged as late, and a
 # request with recipients but no post this long after we saw it counts as failed.

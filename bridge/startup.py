@@ -1,10 +1,11 @@
 """Start-up validation for the server processes: one line, exit code 1, nothing started.
 
 Every problem a server process can detect before doing any work is found here, in this
-order: settings a server must not run with, Django's system checks, the database, and
-(in a child process, see `run_in_child`) the network checks against Teleport and
-Mattermost. Only then does `runwatcher` fork its django-q2 workers, so a failure never
-prints their start and stop lines and never leaves a half-started process behind.
+order: settings a server must not run with, Django's system checks, the database (and
+Redis with Q_BROKER=redis), and (in a child process, see `run_in_child`) the network
+checks against Teleport and Mattermost. Only then does `runwatcher` fork its django-q2
+workers, so a failure never prints their start and stop lines and never leaves a
+half-started process behind.
 """
 
 from __future__ import annotations
@@ -103,10 +104,34 @@ def check_database() -> None:
         )
 
 
+def check_broker() -> None:
+    """With Q_BROKER=redis: Redis answers (a PING). Without this a wrong REDIS_URL showed
+    only at the first enqueue, as a logged error per request, after "Plugin is ready"."""
+    if settings.Q_BROKER != "redis":
+        return  # the database broker: check_database() covered it
+    import redis
+
+    from bridge.redis_broker import shared_redis
+
+    try:
+        shared_redis().ping()
+    except redis.RedisError as exc:
+        reason = " ".join(str(exc).split())
+        raise StartupError(f"REDIS_URL: cannot use Redis: {reason}") from None
+
+
 def secrets_in_use(extra: Iterable[str] = ()) -> Redactor:
-    """Everything that must never appear in a start-up error: the database password too."""
+    """Everything that must never appear in a start-up error: the database's and Redis'
+    passwords too."""
     password = settings.DATABASES["default"].get("PASSWORD") or ""
-    return Redactor([password, *extra])
+    return Redactor([password, _redis_password(), *extra])
+
+
+def _redis_password() -> str:
+    from urllib.parse import unquote, urlsplit
+
+    url = settings.Q_CLUSTER.get("redis")
+    return unquote(urlsplit(url).password or "") if isinstance(url, str) else ""
 
 
 def one_line(message: str, redact: Callable[[str], str], hint: str = "") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
@@ -47,7 +48,7 @@ class Numbers:
     attempts_by_class: dict[str, int]
     retries: int
     rate_limited: int
-    queue_depth: int | None  # None: a django-q2 broker other than the ORM
+    queue_depth: int | None  # None: the broker could not say (queue_depth())
     posts_due: int
     oldest_due_post_age: float | None
     watcher_connected: bool
@@ -78,8 +79,14 @@ def _status_class(code: int | None) -> str:
 
 
 def queue_depth() -> int | None:
-    """Tasks waiting in django-q2's ORM broker (None for another broker: no table)."""
+    """Tasks waiting in django-q2's queue: the task table, or the Redis list with
+    Q_BROKER=redis (the table is then empty whatever the backlog). None if the broker
+    cannot say (Redis unreachable): the page must render anyway."""
     try:
+        if settings.Q_BROKER == "redis":
+            from django_q.brokers import get_broker
+
+            return int(get_broker().queue_size() or 0)
         from django_q.models import OrmQ
 
         return OrmQ.objects.count()

@@ -71,8 +71,13 @@ def enqueue_alerts(*, why: str) -> None:
 
 
 def _queue_in_database() -> bool:
+    """True when an enqueue is a row in our own database, written in the caller's
+    transaction. Not with Q_BROKER=redis: Redis knows nothing of our transaction, so a
+    push before the commit could reach a worker that reads the request before the change
+    that asked for it is visible (it would find nothing to do, and nothing would ask
+    again); those brokers queue on commit instead."""
     # Q_SYNC runs the task in place: not inside the caller's transaction (and row lock).
-    return settings.Q_CLUSTER.get("orm") == "default" and not settings.Q_CLUSTER.get("sync")
+    return settings.Q_BROKER == "database" and not settings.Q_CLUSTER.get("sync")
 
 
 #: Above this many waiting tasks the periodic sweep stands aside (see sweep_due_posts).
@@ -120,7 +125,9 @@ def sweep_due_posts(*, at_start: bool = False) -> int:
 
 
 def _queue_backlog() -> int:
-    """Tasks waiting in django-q2's queue (not yet handed to a worker)."""
+    """Tasks waiting in django-q2's queue (not yet handed to a worker): rows of the task
+    table, or the length of the Redis list (LLEN: a task a worker popped is not counted,
+    as a claimed row is not visible to the next claim either)."""
     from django_q.brokers import get_broker
 
     return int(get_broker().queue_size() or 0)

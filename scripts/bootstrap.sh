@@ -4,8 +4,9 @@
 #   (no flag)  .venv with requirements.txt (what the product needs to run)
 #   --dev      .venv with requirements-dev.txt, plus the Debian packages the test suite
 #              needs: postgresql (initdb/pg_ctl for a throwaway cluster), chromium
-#              (Playwright browser tests use the system browser, not a downloaded one)
-#              and systemd (systemd-analyze checks the units in deploy/systemd/).
+#              (Playwright browser tests use the system browser, not a downloaded one),
+#              systemd (systemd-analyze checks the units in deploy/systemd/) and
+#              redis-server (a throwaway server for the Q_BROKER=redis tests).
 #
 # Safe to run again and again: pip is skipped when a stamp in .venv says the same
 # requirements were already installed, and apt only runs for packages that are missing.
@@ -78,11 +79,13 @@ if [ "$DEV" -eq 1 ]; then
     # systemd-analyze (package systemd) verifies deploy/systemd/ in tests/deploy; it only
     # reads unit files, so it works in a container where systemd is not PID 1.
     command -v systemd-analyze > /dev/null 2>&1 || missing+=(systemd)
+    # The Q_BROKER=redis tests start their own throwaway redis-server (never a service).
+    command -v redis-server > /dev/null 2>&1 || missing+=(redis-server)
     if [ "${#missing[@]}" -gt 0 ]; then
         # Not fatal: test.sh reports exactly what cannot run without them.
         apt_install "${missing[@]}" || say "WARNING: still missing: ${missing[*]}"
     else
-        say "system packages present (postgresql, chromium, systemd)"
+        say "system packages present (postgresql, chromium, systemd, redis-server)"
     fi
 fi
 

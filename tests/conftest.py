@@ -39,6 +39,47 @@ def pki():
     return make_cluster("sim.example.com")
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for the Q_BROKER=redis tests (tests/redis_server.py): REDIS_URL, else a
+    throwaway redis-server, started only when a test asks for it."""
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        if url is None:
+            pytest.skip(
+                "no redis-server binary and REDIS_URL is not set "
+                "(scripts/bootstrap.sh --dev installs redis-server)"
+            )
+        yield url
+
+
+@pytest.fixture
+def redis_queue(settings, redis_url, monkeypatch):
+    """This process configured as bridge/settings.py does for Q_BROKER=redis, on a queue
+    of its own. django-q2 reads Q_CLUSTER once, into Conf, at import: Conf is set too."""
+    from django_q.conf import Conf
+
+    from tests.redis_server import remove_queue_keys, unique_queue
+
+    queue = unique_queue()
+    settings.Q_BROKER = "redis"
+    cluster = {k: v for k, v in settings.Q_CLUSTER.items() if k not in {"orm", "poll"}}
+    cluster.update(name=queue, redis=redis_url, broker_class="bridge.redis_broker.PooledRedis")
+    settings.Q_CLUSTER = cluster
+    for name, value in {
+        "ORM": None,
+        "REDIS": redis_url,
+        "BROKER_CLASS": cluster["broker_class"],
+        "PREFIX": queue,
+        "CLUSTER_NAME": queue,
+        "SYNC": False,
+    }.items():
+        monkeypatch.setattr(Conf, name, value)
+    yield queue
+    remove_queue_keys(redis_url, queue)
+
+
 @pytest.fixture
 def teleport(pki):
     sim = TeleportSimulator(pki).start()

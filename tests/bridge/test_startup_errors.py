@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # In the TOML of every row: none of it may ever be printed.
 TOKEN = "tok3nS3cretabcdefghijklmnop"
 DB_PASSWORD = "hunter2dbpassword"
+REDIS_PASSWORD = "Zq9rEdisS3kret77"
 DIRECTORY = object()  # a `files` value: create a directory there
 # Not UTF-8 (0xff, lone continuation bytes), the same every run.
 BINARY = bytes((i * 167 + 13) % 256 for i in range(3000))
@@ -302,6 +303,21 @@ OFFLINE_CASES = [
     _env_case("database-no-such-dir", "DATABASE_URL", "sqlite:////nonexistent-dir/db.sqlite3"),
     _env_case("database-not-migrated", "DATABASE_URL", "sqlite:///@TMP@/fresh.sqlite3",
               hint=True, files={"identity": lambda m: m.identity.encode()}),
+    # --- the queue's broker ------------------------------------------------------------------
+    _env_case("q-broker-unknown", "Q_BROKER", "rabbitmq"),
+    Case("redis-url-missing", "REDIS_URL", env={"Q_BROKER": "redis", "REDIS_URL": None}),
+    Case("redis-url-empty", "REDIS_URL", env={"Q_BROKER": "redis", "REDIS_URL": " "}),
+    Case("redis-url-http", "REDIS_URL", secrets=(REDIS_PASSWORD,),
+         env={"Q_BROKER": "redis", "REDIS_URL": f"http://:{REDIS_PASSWORD}@127.0.0.1:6379/0"}),
+    Case("redis-url-bad-port", "REDIS_URL", secrets=(REDIS_PASSWORD,),
+         env={"Q_BROKER": "redis", "REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:port/0"}),
+    Case("redis-url-bad-db", "REDIS_URL", secrets=(REDIS_PASSWORD,),
+         env={"Q_BROKER": "redis", "REDIS_URL": f"redis://:{REDIS_PASSWORD}@h:6379/queue"}),
+    Case("redis-url-bad-option", "REDIS_URL", secrets=(REDIS_PASSWORD,),
+         env={"Q_BROKER": "redis",
+              "REDIS_URL": f"redis://:{REDIS_PASSWORD}@h:6379/0?socket_timeout=soon"}),
+    Case("redis-queue-with-space", "REDIS_QUEUE",
+         env={"Q_BROKER": "redis", "REDIS_URL": "redis://h:6379/0", "REDIS_QUEUE": "a b"}),
 ]  # fmt: skip
 
 
@@ -409,6 +425,10 @@ ONLINE_CASES = [
          toml=ONLINE.replace("@MATTERMOST@", "@MATTERMOST@/no/such/prefix")),
     Case("mattermost-url-is-teleport", "[mattermost] url",
          toml=ONLINE.replace("@MATTERMOST@", "https://@TELEPORT@")),
+    # The database is fine (migrated), Redis is not there: refused before "Plugin is ready".
+    Case("redis-unreachable", "REDIS_URL: cannot use Redis", toml=ONLINE,
+         secrets=(REDIS_PASSWORD,),
+         env={"Q_BROKER": "redis", "REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0"}),
     Case("mattermost-wrong-token", "[mattermost] token",
          toml=ONLINE.replace(TOKEN, "wrongtokenabcdefghijklmno"),
          secrets=("wrongtokenabcdefghijklmno",)),

@@ -15,6 +15,7 @@ from bridge.migrating import MigrationError, apply_migrations
 from bridge.service import Options, Service
 from bridge.startup import (
     StartupError,
+    check_broker,
     check_database,
     one_line,
     run_system_checks,
@@ -117,6 +118,7 @@ class Command(BaseCommand):
             if opts.get("migrate"):
                 apply_migrations()
             check_database()
+            check_broker()
         except EXPECTED:
             raise
         except Exception as exc:
