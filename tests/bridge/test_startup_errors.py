@@ -364,6 +364,9 @@ def run_case(
         else:
             path.write_bytes(content(material) if callable(content) else content)
     args = ["--config", fill(case.config)] if case.config is not None else []
+    # No status server: the default port (8081) is one per machine, and two cases that get
+    # as far as starting it at once (pytest-xdist) failed on the port, not on their case.
+    args += ["--status-addr", ""]
     proc = subprocess.run(
         [sys.executable, "manage.py", "runwatcher", *args],
         cwd=ROOT,
