@@ -324,7 +324,7 @@ def main() -> int:
     parser.add_argument("--catch-up", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)  # the product's Q_WORKERS
     parser.add_argument("--idle-requests", type=int, default=20)
-    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--deadline", type=float, default=600.0)
     parser.add_argument("--scenarios", default="idle,rate,crash,catch")
     args = parser.parse_args()
