@@ -19,17 +19,19 @@ from tests.factories import make_request
 pytestmark = pytest.mark.django_db
 
 
-def _sending(request, n: int, owner: str) -> Post:
+def _pending(request, n: int, **fields) -> Post:
     return Post.objects.create(
         request=request,
         kind=Post.Kind.ROOT,
         recipient="eng/x",
         channel_id=f"ch{n}",
         key=f"{request.pk}:ch{n}:root",
-        status=Post.Status.SENDING,
-        attempts=1,
-        claimed_by=owner,
+        **fields,
     )
+
+
+def _sending(request, n: int, owner: str) -> Post:
+    return _pending(request, n, status=Post.Status.SENDING, attempts=1, claimed_by=owner)
 
 
 def _dead_identity() -> str:
@@ -56,16 +58,6 @@ def test_only_dead_local_owners_lose_their_claims():
     # The attempt stays counted: delivery searches for the key before sending again.
     assert Post.objects.get(pk=dead.pk).attempts == 1
     assert release_dead_claims() == set()
-
-
-def _pending(request, n: int) -> Post:
-    return Post.objects.create(
-        request=request,
-        kind=Post.Kind.ROOT,
-        recipient="eng/x",
-        channel_id=f"ch{n}",
-        key=f"{request.pk}:ch{n}:root",
-    )
 
 
 def test_claim_all_takes_only_the_rows_nobody_touched_since_they_were_read():
