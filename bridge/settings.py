@@ -329,7 +329,7 @@ Q_CLUSTER = {
     # Push hand-off (bridge.queue_broker): an enqueue wakes the pusher at once; `poll` is
     # only the fallback pace for a lost wake-up, so idle costs one query per Q_POLL.
     "broker_class": "bridge.queue_broker.PushORM",
-    "poll": _seconds("Q_POLL", default=1.0),
+    "poll": _seconds("Q_POLL", default=5.0),
     # Tasks the pusher claims per query when several are waiting (a burst).
     "bulk": _int("Q_BULK", default=4, minimum=1),
     # The sentinel's guard loop saves its status and checks timeouts each cycle (0.5 s by

@@ -16,6 +16,7 @@ from django_q.signing import SignedPackage
 
 from bridge import wakeup
 from bridge.queue_broker import PushORM
+from tests.dashboard.test_security import settings_in_a_fresh_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +77,12 @@ def test_an_empty_dequeue_returns_as_soon_as_a_task_commits():
         Conf.POLL = poll
         if broker._listener is not None:
             broker._listener.close()
+
+
+@pytest.mark.parametrize(("env", "poll"), [({}, "5.0"), ({"Q_POLL": "0.5"}, "0.5")])
+def test_the_fallback_poll_is_five_seconds_unless_q_poll_says(env, poll):
+    # The wake-up carries the hand-off; a 1 s fallback poll was a third of the idle tree's
+    # CPU on PostgreSQL (the README documented 5 s while the settings still said 1 s).
+    done = settings_in_a_fresh_process('settings.Q_CLUSTER["poll"]', **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == poll
