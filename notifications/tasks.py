@@ -107,7 +107,8 @@ def sweep_due_posts(*, at_start: bool = False) -> int:
     # The grace spares work a queued reconcile is about to do (a burst's fresh posts).
     grace = timedelta(0) if at_start else sending_lease() / 6
     due = Post.objects.due(now, grace=grace).exclude(request=None)
-    ids = set(due.values_list("request_id", flat=True).distinct())
+    # order_by(): the model's default ordering would put created_at into the DISTINCT.
+    ids = set(due.values_list("request_id", flat=True).order_by().distinct())
     # Only requests planless for a while: a fresh one is still in the queue, and
     # re-enqueueing it would copy a whole backlog every sweep (found by bench/notify_burst).
     ids |= set(
