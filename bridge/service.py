@@ -35,6 +35,7 @@ from bridge.logsetup import configure_logging
 from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_tree_and_exit
 from bridge.startup import mattermost_failure, run_in_child, teleport_failure
 from bridge.status import StatusServer
+from bridge.stop_signals import StopSignals
 from notifications.tasks import enqueue_reconcile, sweep_due_posts
 from teleportbridge.audit_poller import AuditPoller
 from teleportbridge.config import Config, ConfigError, load_config
@@ -142,8 +143,13 @@ class Service:
         self.lock = LeaderLock()
         self.cluster: Any = None  # django-q2's Cluster (untyped), once started
         self._threads: list[threading.Thread] = []
-        # Stop signals received so far (only the main thread runs signal handlers).
-        self._signals: set[int] = set()
+        # SIGTERM/SIGINT (bridge.stop_signals); installed by run() and again after the
+        # django-q2 Cluster replaced them.
+        self.stop_signals = StopSignals(
+            stop=self.stop,
+            force=lambda: kill_tree_and_exit(1),
+            forced_after=settings.FORCED_STOP_SECONDS,
+        )
         # monotonic time the stop was asked for: every wait of the stop counts from it.
         self._stop_asked_at: float | None = None
         # One reload at a time (two SIGHUPs in a row start two reload threads).
@@ -181,22 +187,6 @@ class Service:
         (15 s); a second SIGINT forces at once; SIGUSR1 is ignored instead of killing us.
         SIGHUP reloads the configuration (`reload`; the plugin dies from it)."""
 
-        def handler(signum, _frame) -> None:
-            name = signal.Signals(signum).name
-            if signum == signal.SIGINT and signal.SIGINT in self._signals:
-                log.warning("Got SIGINT again, forcing shutdown")
-                kill_tree_and_exit(1)
-            first = not self._signals
-            self._signals.add(signum)
-            if not first:
-                log.info("Got %s, already shutting down", name)
-                return
-            log.info("Got %s, shutting down", name)
-            threading.Thread(target=self.stop, name="shutdown", daemon=True).start()
-            timer = threading.Timer(settings.FORCED_STOP_SECONDS, self._force_stop)
-            timer.daemon = True
-            timer.start()
-
         def reload_handler(_signum, _frame) -> None:
             # Not here: reading files and replacing log handlers inside a signal handler
             # could interrupt the main thread in the middle of writing a log record.
@@ -204,8 +194,7 @@ class Service:
             target = self.reload if os.getpid() == self._pid else self._reload_forked
             threading.Thread(target=target, name="reload", daemon=True).start()
 
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, handler)
+        self.stop_signals.install(STOP_SIGNALS)
         signal.signal(signal.SIGHUP, reload_handler)
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
@@ -256,13 +245,6 @@ class Service:
         watcher logged the reload; recipients are read per task, notifications.runtime)."""
         with contextlib.suppress(ConfigError):
             configure_logging(load_config(self.opts.config_path).log, debug=self.opts.debug)
-
-    @staticmethod
-    def _force_stop() -> None:
-        log.warning(
-            "Graceful shutdown took over %ss, forcing it", f"{settings.FORCED_STOP_SECONDS:g}"
-        )
-        kill_tree_and_exit(1)
 
     def start_workers(self) -> None:
         from django_q.brokers import get_broker
