@@ -46,7 +46,8 @@ def spawn_manage(args: list[str], db_url: str, config: Path, log: Path) -> subpr
         "DATABASE_URL": db_url,
         "Q_WORKERS": "2",
         "TELEPORT_MATTERMOST_CONFIG": str(config),
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        # The same key in every process: django-q2 signs the queued tasks with it.
+        "SECRET_KEY": os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50)),
     }
     env.pop("DEBUG", None)
     return spawn(
@@ -96,7 +97,12 @@ class ScaleRun(Run):
                 )
                 for i in range(qclusters)
             ]
-        self.ready(procs[0], handles)
+        try:
+            self.ready(procs[0], handles)
+        except SystemExit:
+            for log in sorted(self.tmp.glob("*.out")):
+                print(f"--- {log.name}\n{log.read_text()[-1500:]}", file=sys.stderr)
+            raise
         return procs
 
     def measure(self, qclusters: int, requests: int) -> dict[str, float]:
@@ -154,13 +160,13 @@ def main() -> int:
         f"scale_out: {args.requests} x 3 posts, PostgreSQL, {os.cpu_count()} CPU(s), "
         f"{args.runs} run(s) (median); 2 workers per process"
     )
-    print("| Mattermost latency | topology                      | posts/s | dupes + missing |")
-    print("|--------------------|-------------------------------|---------|-----------------|")
+    print("| Mattermost latency | topology                          | posts/s | dupes + missing |")
+    print("|--------------------|-----------------------------------|---------|-----------------|")
     for (latency, q), outs in results.items():
         name = "1 process (runwatcher)" if q == 0 else f"watcher + {q} qcluster (x2 workers)"
         rate = statistics.median(o["posts_s"] for o in outs)
         bad = max(o["bad"] for o in outs)
-        print(f"| {latency * 1000:>15.0f} ms | {name:<29} | {rate:>7.0f} | {bad:>15.0f} |")
+        print(f"| {latency * 1000:>15.0f} ms | {name:<33} | {rate:>7.0f} | {bad:>15.0f} |")
     return 0
 
 
