@@ -40,20 +40,28 @@ class PushORM(ORM):
         wakeup.notify(Conf.ORM)
         return pk
 
-    def _wait(self, timeout: float) -> None:
+    def _listen(self) -> wakeup.Listener | None:
         if not self._listener_made:
-            # Made lazily, in the pusher process itself (the broker is pickled into it).
+            # Made lazily, in the pusher process itself (the broker is pickled into it),
+            # and before the pusher's first query: a wake-up sent between that query and
+            # a later bind would reach no socket, and a task committed then would wait
+            # for the fallback poll (Q_POLL, 5 s) on SQLite.
             self._listener = wakeup.listener(Conf.ORM)
             self._listener_made = True
-        if self._listener is None:
+        return self._listener
+
+    def _wait(self, timeout: float) -> None:
+        listener = self._listen()
+        if listener is None:
             time.sleep(timeout)
         else:
-            self._listener.wait(timeout)
+            listener.wait(timeout)
 
     def dequeue(self):
-        if self._listener_made and self._listener is not None:
+        listener = self._listen()
+        if listener is not None:
             # Wake-ups that arrived while we were busy: the query below covers them.
-            self._listener.wait(0)
+            listener.wait(0)
         tasks = list(
             self.get_connection()
             .filter(key=self.list_key, lock__lt=timezone.now())

@@ -86,3 +86,20 @@ def test_the_fallback_poll_is_five_seconds_unless_q_poll_says(env, poll):
     done = settings_in_a_fresh_process('settings.Q_CLUSTER["poll"]', **env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == poll
+
+
+def test_the_pusher_listens_from_its_first_query_on():
+    """A task committed between a new pusher's first query and its first wait must wake
+    it: were the listener made only by that wait, the wake-up would reach no socket and
+    the task would sit until the fallback poll (found reading PushORM: on SQLite the
+    socket is bound when the listener is made)."""
+    broker = PushORM(list_key="push-first")
+    try:
+        broker.enqueue(SignedPackage.dumps({"id": "t0"}))
+        assert broker.dequeue()  # a new pusher's first call: finds a task, does not wait
+        broker.enqueue(SignedPackage.dumps({"id": "t1"}))  # committed after that query
+        assert broker._listener is not None, "no listener yet: that wake-up went nowhere"
+        assert broker._listener.wait(10)
+    finally:
+        if broker._listener is not None:
+            broker._listener.close()
