@@ -110,9 +110,10 @@ class Run:
         self.teleport.stop()
         self.db.drop()
 
-    def start(self, handles: list[str]):
+    def new_config(self, handles: list[str]) -> Path:
+        """The TOML of the next life of the bridge (each has its own log)."""
         self.lives += 1
-        config = write_config(
+        return write_config(
             self.tmp / f"tm{self.lives}.toml",
             self.teleport.address,
             self.identity,
@@ -120,6 +121,9 @@ class Run:
             handles,
             self.tmp / f"plugin{self.lives}.log",
         )
+
+    def start(self, handles: list[str]):
+        config = self.new_config(handles)
         return start_runwatcher(
             config, self.db.url, self.args.workers, self.tmp / f"rw{self.lives}.out"
         )

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from burst_common import HANDLES, ROOT
-from burst_setup import stop_runwatcher, write_config
+from burst_setup import stop_runwatcher
 from perf_table import Run
 
 
@@ -67,15 +67,7 @@ class ScaleRun(Run):
         if qclusters == 0:
             procs = [self.start(handles)]
         else:
-            self.lives += 1
-            config = write_config(
-                self.tmp / f"tm{self.lives}.toml",
-                self.teleport.address,
-                self.identity,
-                self.mm.url,
-                handles,
-                self.tmp / f"plugin{self.lives}.log",
-            )
+            config = self.new_config(handles)
             watcher = spawn_manage(
                 [
                     "runwatcher",
