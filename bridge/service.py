@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from bridge import wakeup
 from bridge.followup_loop import alert_scan_seconds, scan_alerts, scan_reminders
 from bridge.leader import LeaderLock
 from bridge.logsetup import configure_logging
@@ -310,7 +311,7 @@ class Service:
             if cluster.stop_event is not None:
                 cluster.stop_event.set()  # the sentinel's own graceful stop begins
             deadline = self._mark_stop_asked() + WORKER_DRAIN_SECONDS
-            sentinel.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._join_waking_the_pusher(sentinel, deadline)
             if sentinel.is_alive():
                 # The sentinel first: with it gone nothing can reincarnate a worker, and its
                 # children get their parent-death SIGKILL anyway; listed ones are killed too.
@@ -322,6 +323,28 @@ class Service:
                 )
                 kill_all(busy)
                 sentinel.join(timeout=2)
+
+    @staticmethod
+    def _join_waking_the_pusher(sentinel: Any, deadline: float) -> None:
+        """Wait for the sentinel until `deadline`, waking the pusher meanwhile.
+
+        Race: the sentinel tells the pusher to stop (its own event) some moments after it
+        saw ours, and a wake-up sent before that only starts another idle wait of up to
+        Q_POLL. So one goes out every 0.1 s until the sentinel has ended; each costs the
+        pusher one empty query. Redis' BLPOP returns within its own short timeout."""
+        alias = str(settings.Q_CLUSTER.get("orm", ""))
+        waker = wakeup.Waker(alias) if settings.Q_BROKER == "database" and alias else None
+        try:
+            while sentinel.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                if waker is not None:
+                    waker.wake()
+                sentinel.join(timeout=min(0.1, left))
+        finally:
+            if waker is not None:
+                waker.close()
 
     # -- the status listener (bridge/status.py) ---------------------------------------------
     def start_status(self) -> None:

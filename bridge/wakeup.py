@@ -137,13 +137,7 @@ class PgListener:
         self.conn: Any = None
 
     def _connect(self) -> Any:
-        import psycopg
-
-        params = dict(connections[self.alias].get_connection_params())
-        # Django's own cursor class and prepare settings are for its connections only.
-        for key in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(key, None)
-        conn = psycopg.connect(**params, autocommit=True)
+        conn = _pg_autocommit(self.alias)
         conn.execute(f"LISTEN {PG_CHANNEL}")
         return conn
 
@@ -179,3 +173,46 @@ class PgListener:
             with contextlib.suppress(Exception):
                 self.conn.close()
             self.conn = None
+
+
+class Waker:
+    """Wake-ups sent at once, outside any transaction, for a stopping runwatcher: django-q2's
+    pusher looks at its stop event only between two dequeues, and an idle dequeue waits up
+    to Q_POLL (5 s) for a wake-up, which held every stop for seconds. A failure is only
+    logged: the stop's own deadline still ends the wait."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.vendor = connections[alias].vendor
+        self.directory = socket_dir(alias)
+        self.conn: Any = None
+
+    def wake(self) -> None:
+        try:
+            if self.vendor == "postgresql":
+                if self.conn is None:
+                    self.conn = _pg_autocommit(self.alias)
+                self.conn.execute(f"NOTIFY {PG_CHANNEL}")
+            elif self.directory is not None:
+                _send_all(self.directory)
+        except Exception as exc:
+            log.debug("Stop wake-up failed: %s", exc)
+            self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def _pg_autocommit(alias: str) -> Any:
+    """A connection of our own to the database behind `alias` (Django closes and reopens
+    its own between tasks, and they may be inside a transaction)."""
+    import psycopg
+
+    params = dict(connections[alias].get_connection_params())
+    # Django's own cursor class and prepare settings are for its connections only.
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)

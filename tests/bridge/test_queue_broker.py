@@ -103,3 +103,17 @@ def test_the_pusher_listens_from_its_first_query_on():
     finally:
         if broker._listener is not None:
             broker._listener.close()
+
+
+def test_a_stop_wake_up_goes_out_at_once_outside_any_transaction(listener):
+    # runwatcher's stop wakes its pusher this way (django-q2's pusher sees its stop event
+    # only between two dequeues; an idle one waits up to Q_POLL).
+    waker = wakeup.Waker("default")
+    try:
+        with transaction.atomic():  # the caller's transaction does not hold it back
+            waker.wake()
+            assert listener.wait(10)
+        waker.wake()  # and again, on the same connection
+        assert listener.wait(10)
+    finally:
+        waker.close()

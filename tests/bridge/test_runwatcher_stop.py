@@ -51,6 +51,24 @@ def test_every_stop_takes_the_workers_along(sig, tmp_path, teleport, identity_fi
     print(f"{sig.name}: runwatcher tree gone {stopped_after:.2f}s after the signal")
 
 
+def test_an_idle_stop_does_not_wait_out_the_workers_drain(
+    tmp_path, teleport, identity_file, mattermost
+):
+    """django-q2's pusher sees its stop only between two dequeues, and an idle dequeue
+    waits up to Q_POLL for a wake-up: the stop used to sit out the whole drain window and
+    then kill idle workers as if they were busy. The stop now wakes the pusher. Q_POLL=60
+    makes the old behaviour certain rather than likely."""
+    proc = started_runwatcher(tmp_path, teleport, identity_file, mattermost, Q_POLL="60")
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        kill_tree(proc)
+    log = (tmp_path / "plugin.log").read_text()
+    assert "Successfully shut down" in log
+    assert "The workers were still busy" not in log
+
+
 def test_graceful_stop_during_a_burst_is_quick_and_loses_nothing(
     tmp_path, teleport, identity_file, mattermost
 ):
