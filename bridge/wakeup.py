@@ -178,25 +178,33 @@ class PgListener:
 class Waker:
     """Wake-ups sent at once, outside any transaction, for a stopping runwatcher: django-q2's
     pusher looks at its stop event only between two dequeues, and an idle dequeue waits up
-    to Q_POLL (5 s) for a wake-up, which held every stop for seconds. A failure is only
-    logged: the stop's own deadline still ends the wait."""
+    to Q_POLL (5 s) for a wake-up, which held every stop for seconds. After a failure it
+    stays quiet (a database that does not answer must not hold the stop up connecting
+    again every 0.1 s): the stop's own deadline still ends the wait."""
+
+    #: libpq's smallest useful connect timeout; a stop's drain window is 3 s.
+    CONNECT_TIMEOUT = 2
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self.vendor = connections[alias].vendor
         self.directory = socket_dir(alias)
         self.conn: Any = None
+        self.failed = False
 
     def wake(self) -> None:
+        if self.failed:
+            return
         try:
             if self.vendor == "postgresql":
                 if self.conn is None:
-                    self.conn = _pg_autocommit(self.alias)
+                    self.conn = _pg_autocommit(self.alias, connect_timeout=self.CONNECT_TIMEOUT)
                 self.conn.execute(f"NOTIFY {PG_CHANNEL}")
             elif self.directory is not None:
                 _send_all(self.directory)
         except Exception as exc:
             log.debug("Stop wake-up failed: %s", exc)
+            self.failed = True
             self.close()
 
     def close(self) -> None:
@@ -206,7 +214,7 @@ class Waker:
             self.conn = None
 
 
-def _pg_autocommit(alias: str) -> Any:
+def _pg_autocommit(alias: str, connect_timeout: int | None = None) -> Any:
     """A connection of our own to the database behind `alias` (Django closes and reopens
     its own between tasks, and they may be inside a transaction)."""
     import psycopg
@@ -215,4 +223,6 @@ def _pg_autocommit(alias: str) -> Any:
     # Django's own cursor class and prepare settings are for its connections only.
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)
+    if connect_timeout is not None:
+        params["connect_timeout"] = connect_timeout
     return psycopg.connect(**params, autocommit=True)

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
@@ -117,3 +117,20 @@ def test_a_stop_wake_up_goes_out_at_once_outside_any_transaction(listener):
         assert listener.wait(10)
     finally:
         waker.close()
+
+
+def test_a_stop_wake_up_gives_up_on_a_database_that_does_not_answer():
+    """Were it to connect again every 0.1 s, a database that does not answer would hold
+    the stop up for a connect timeout each time."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQLite wake-up is a datagram: nothing to connect to")
+    connections.settings["nobody-home"] = {**connections.settings["default"], "PORT": "1"}
+    try:
+        waker = wakeup.Waker("nobody-home")
+        waker.wake()  # refused at once: port 1 on this host
+        assert waker.failed and waker.conn is None
+        waker.wake()  # quiet from now on
+        assert waker.conn is None
+    finally:
+        connections["nobody-home"].close()
+        del connections.settings["nobody-home"]
