@@ -96,20 +96,37 @@ def write_config(path: Path, teleport_addr: str, identity: Path, mm_url: str, ha
     return path
 
 
-def start_runwatcher(config: Path, db_url: str, workers: int, log: Path) -> subprocess.Popen:
-    """A real runwatcher that stops when this script ends, however it ends (a Ctrl-C, a
+def spawn_manage(
+    args: list[str], db_url: str, workers: int, log: Path, **env_extra: str
+) -> subprocess.Popen:
+    """`manage.py <args>` that stops when this script ends, however it ends (a Ctrl-C, a
     `timeout`, the watchdog's os._exit): proctree.spawn arms the parent-death signal."""
-    from bridge.proctree import spawn  # ROOT is on sys.path by now (notify_burst.main)
+    from bridge.proctree import spawn  # ROOT is on sys.path by now (the script's main)
 
     env = {**os.environ, "DATABASE_URL": db_url, "Q_WORKERS": str(workers)}
     env.pop("TELEPORT_MATTERMOST_CONFIG", None)
     env.pop("DEBUG", None)
-    # Production settings (DEBUG off) need a key; one per run is enough for a benchmark.
-    env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # Production settings (DEBUG off) need a key; one per benchmark process, shared by every
+    # process it starts: django-q2 signs the queued tasks with it, so a restarted or another
+    # process must read what the previous one queued.
+    env["SECRET_KEY"] = os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    env.update(env_extra)
     return spawn(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_runwatcher(
+    config: Path, db_url: str, workers: int, log: Path, *extra: str
+) -> subprocess.Popen:
+    """A real runwatcher (see spawn_manage); `extra`: more of its options."""
+    return spawn_manage(
         [
-            sys.executable,
-            "manage.py",
             "runwatcher",
             "--config",
             str(config),
@@ -117,12 +134,11 @@ def start_runwatcher(config: Path, db_url: str, workers: int, log: Path) -> subp
             "0",
             "--status-addr",
             "",  # not measured; and 8081 may be taken where the benchmark runs
+            *extra,
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        db_url,
+        workers,
+        log,
     )
 
 

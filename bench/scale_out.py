@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -33,31 +32,8 @@ import time
 from pathlib import Path
 
 from burst_common import HANDLES, ROOT
-from burst_setup import stop_runwatcher
+from burst_setup import spawn_manage, start_runwatcher, stop_runwatcher
 from perf_table import Run
-
-
-def spawn_manage(args: list[str], db_url: str, config: Path, log: Path) -> subprocess.Popen:
-    """`manage.py <args>` that dies with this script (proctree.spawn: parent-death signal)."""
-    from bridge.proctree import spawn
-
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "Q_WORKERS": "2",
-        "TELEPORT_MATTERMOST_CONFIG": str(config),
-        # The same key in every process: django-q2 signs the queued tasks with it.
-        "SECRET_KEY": os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50)),
-    }
-    env.pop("DEBUG", None)
-    return spawn(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 class ScaleRun(Run):
@@ -68,24 +44,16 @@ class ScaleRun(Run):
             procs = [self.start(handles)]
         else:
             config = self.new_config(handles)
-            watcher = spawn_manage(
-                [
-                    "runwatcher",
-                    "--no-workers",
-                    "--config",
-                    str(config),
-                    "--audit-interval",
-                    "0",
-                    "--status-addr",
-                    "",
-                ],
-                self.db.url,
-                config,
-                self.tmp / f"rw{self.lives}.out",
-            )
+            # Q_WORKERS is not used with --no-workers (and must be >= 1).
+            rw_log = self.tmp / f"rw{self.lives}.out"
+            watcher = start_runwatcher(config, self.db.url, 1, rw_log, "--no-workers")
             procs = [watcher] + [
                 spawn_manage(
-                    ["qcluster"], self.db.url, config, self.tmp / f"qc{self.lives}-{i}.out"
+                    ["qcluster"],
+                    self.db.url,
+                    2,
+                    self.tmp / f"qc{self.lives}-{i}.out",
+                    TELEPORT_MATTERMOST_CONFIG=str(config),
                 )
                 for i in range(qclusters)
             ]
