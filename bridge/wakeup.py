@@ -169,10 +169,8 @@ class PgListener:
         return woken
 
     def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            self.conn = None
+        _close_quietly(self.conn)
+        self.conn = None
 
 
 class Waker:
@@ -208,10 +206,15 @@ class Waker:
             self.close()
 
     def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            self.conn = None
+        _close_quietly(self.conn)
+        self.conn = None
+
+
+def _close_quietly(conn: Any) -> None:
+    """Close a connection of our own, if any, whatever state it is in."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def _pg_autocommit(alias: str, connect_timeout: int | None = None) -> Any:
