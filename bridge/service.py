@@ -37,7 +37,7 @@ from bridge.proctree import descendants, forks_die_with_parent, kill_all, kill_t
 from bridge.startup import mattermost_failure, run_in_child, teleport_failure
 from bridge.status import StatusServer
 from bridge.stop_signals import StopSignals
-from notifications.tasks import enqueue_reconcile, sweep_due_posts
+from notifications.tasks import enqueue_reconcile, grouped_enqueues, sweep_due_posts
 from teleportbridge.audit_poller import AuditPoller
 from teleportbridge.config import Config, ConfigError, load_config
 from teleportbridge.models import WatcherState
@@ -137,6 +137,7 @@ class Service:
         self.watcher = Watcher(
             self.connect,
             on_change=enqueue_reconcile,
+            group_changes=grouped_enqueues,
             init_timeout=opts.init_timeout,
             fail_fast=opts.fail_fast,
         )

@@ -9,9 +9,11 @@ enqueue_reconcile does), so a rolled-back write never triggers a post.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -245,6 +247,7 @@ def resync_requests(
     requests: Iterable[types_pb2.AccessRequestV3],
     *,
     on_change: ChangeHook,
+    group: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     progress_every: int = RESYNC_PROGRESS_EVERY,
     chunk_size: int = RESYNC_CHUNK,
 ) -> tuple[int, int]:
@@ -252,6 +255,8 @@ def resync_requests(
 
     Anything created, reviewed or resolved while we were away shows up as a changed
     fingerprint; an unresolved request Teleport no longer has was deleted meanwhile.
+    `group` wraps each chunk's changes so the consumer can hand them on together
+    (Watcher.group_changes).
     """
     seen: set[str] = set()
     changed = 0
@@ -262,7 +267,7 @@ def resync_requests(
         # One commit per chunk instead of per request: a catch-up of thousands was mostly
         # commits. Each upsert is a savepoint inside it, so one bad record is still
         # quarantined alone (upsert_request); the queue rows commit with their chunk.
-        with transaction.atomic():
+        with transaction.atomic(), group():
             for req in chunk:
                 seen.add(req.Metadata.Name)
                 changed += upsert_request(req, on_change=on_change, source="resync")

@@ -8,13 +8,16 @@ tries again after a jittered exponential backoff; `stop()` interrupts at any poi
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import grpc
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from common.backoff import Backoff
@@ -33,7 +36,16 @@ from teleportbridge.teleport.proto import authservice_pb2 as pb
 log = logging.getLogger(__name__)
 
 ConnectFn = Callable[[], tuple[Connection, pb.PingResponse]]
+GroupFn = Callable[[], AbstractContextManager[None]]
 INIT_TIMEOUT = 15.0
+#: Most events applied in one transaction (Watcher.handle_all). In a burst the events
+#: wait on the stream while the watcher stores the previous ones; taking them together
+#: costs one commit and one queue hand-off per batch instead of per event. Idle, a batch
+#: is the one event that arrived, so the first post is not delayed.
+EVENT_BATCH_MAX = 64
+# Events read ahead of the watcher (bounded: the reader waits while it is full, and the
+# stream's own flow control then holds Teleport back).
+READ_AHEAD = 1024
 # last_event_at is for the health page; writing it once per event would add a commit per
 # event in a burst, so it is written at most this often (it lags by less than that).
 EVENT_STAMP_INTERVAL = 1.0
@@ -62,6 +74,7 @@ class Watcher:
         connect: ConnectFn,
         *,
         on_change: sync.ChangeHook,
+        group_changes: GroupFn = contextlib.nullcontext,
         init_timeout: float = INIT_TIMEOUT,
         backoff: Backoff | None = None,
         fail_fast: bool = False,
@@ -70,6 +83,9 @@ class Watcher:
         # What to do when a request changed (the service wiring passes the Mattermost side's
         # enqueue_reconcile); the Teleport side never names its consumer.
         self.on_change = on_change
+        # Wraps a transaction's worth of changes so the consumer can take them as one
+        # hand-off (the wiring passes notifications.tasks.grouped_enqueues).
+        self.group_changes = group_changes
         # TELEPORT_PLUGIN_FAIL_FAST: let a supervisor (systemd, Kubernetes) restart us
         # instead of reconnecting in-process, as the official plugin does.
         self.fail_fast = fail_fast
@@ -139,10 +155,10 @@ class Watcher:
                 if self.stopping.is_set():
                     return
             self._wait_for_init(stream, client, ping, conn.path)
-            for event in stream:
+            for events in _EventPump(stream).batches():
                 if self.stopping.is_set():
                     return
-                self.handle(event)
+                self.handle_all(events)
         except grpc.RpcError as exc:
             if self.stopping.is_set():
                 return
@@ -188,7 +204,7 @@ class Watcher:
             rules = sync.replace_rules(client.list_monitoring_rules())
         close_old_connections()
         changed, deleted = sync.resync_requests(
-            client.list_access_requests(), on_change=self.on_change
+            client.list_access_requests(), on_change=self.on_change, group=self.group_changes
         )
         now = timezone.now()
         _safe_state(
@@ -217,8 +233,29 @@ class Watcher:
 
     # -- events -----------------------------------------------------------------------------
     def handle(self, event: pb.Event) -> None:
-        """Apply one event. Malformed events are logged and skipped, never fatal."""
+        """Apply one event (handle_all of one)."""
+        self.handle_all([event])
+
+    def handle_all(self, events: list[pb.Event]) -> None:
+        """Apply events in one transaction; malformed ones are logged and skipped.
+
+        One commit, and the changes go to the consumer as one group (group_changes), which
+        queues its tasks inside this transaction: stored changes and their hand-off commit
+        together, or neither does. Each store is a savepoint of its own, so one bad record
+        is still quarantined alone (sync.upsert_request). A database failure rolls back the
+        whole batch and ends the connection; the resync after reconnecting stores it again.
+        """
+        # Before the transaction: inside one it would close the connection it is using.
         close_old_connections()
+        with transaction.atomic(), self.group_changes():
+            for event in events:
+                self._apply(event)
+        now = time.monotonic()
+        if now - self._stamped_at >= EVENT_STAMP_INTERVAL:
+            self._stamped_at = now
+            _safe_state(last_event_at=timezone.now())
+
+    def _apply(self, event: pb.Event) -> None:
         kind = event.WhichOneof("Resource")
         op = pb.Operation.Name(event.Type) if event.Type in (0, 1, 2) else str(event.Type)
         if event.Type == pb.PUT and kind == "AccessRequest":
@@ -239,11 +276,65 @@ class Watcher:
         else:
             with request_context("-"):
                 log.warning("Skipping an unexpected %s event carrying %s", op, kind or "nothing")
+
+
+class _EventPump:
+    """Reads the watch stream on a thread of its own, so the watcher can take every event
+    already waiting at once: grpcio's stream iterator cannot say "is there more?" without
+    blocking. The reader ends with the stream: its end, its error (re-raised by batches()
+    in the watcher's thread), or the cancel of stop() or of the connection's close."""
+
+    _END = object()
+
+    def __init__(self, stream: WatchStream, limit: int = EVENT_BATCH_MAX) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+        self._closed = threading.Event()  # the watcher stopped taking: the reader gives up
+        self._thread = threading.Thread(target=self._read, name="watch-reader", daemon=True)
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                if not self._put(event):
+                    return
+        except Exception as exc:  # grpc.RpcError mostly: raised where the events are used
+            self._put(exc)
             return
-        now = time.monotonic()
-        if now - self._stamped_at >= EVENT_STAMP_INTERVAL:
-            self._stamped_at = now
-            _safe_state(last_event_at=timezone.now())
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def batches(self) -> Iterator[list[pb.Event]]:
+        """Lists of up to `limit` events: the next one (waiting for it), then those behind it."""
+        self._thread.start()
+        try:
+            item = self._queue.get()
+            while True:
+                events: list[pb.Event] = []
+                while isinstance(item, pb.Event) and len(events) < self._limit:
+                    events.append(item)
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        item = None
+                if events:
+                    yield events
+                if item is None:
+                    item = self._queue.get()
+                elif item is self._END:
+                    return
+                elif isinstance(item, Exception):
+                    raise item
+        finally:
+            self._closed.set()
 
 
 def _safe_state(**fields: object) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from django.db import OperationalError, connection
 
 from common.backoff import Backoff
 from teleportbridge import sync
@@ -200,3 +203,100 @@ def test_a_large_resync_logs_its_progress(teleport, caplog):
     assert changed == 3 and sorted(told) == sorted(ids)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resync:")]
     assert lines == ["resync: 2/3 stored", "resync: 3/3 stored"]
+
+
+class _Group:
+    """The watcher's group_changes hook: records which changes each group received."""
+
+    def __init__(self, changes) -> None:
+        self.changes = changes
+        self.groups: list[list] = []
+
+    @contextlib.contextmanager
+    def __call__(self):
+        start = len(self.changes)
+        yield
+        self.groups.append(list(self.changes[start:]))
+
+
+def test_events_taken_together_are_one_transaction_and_one_group(teleport):
+    """A burst's waiting events cost one commit and one hand-off, not one per event."""
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import Watcher
+
+    told: list[tuple[str, int]] = []  # (request id, the outermost transaction it was told in)
+
+    def on_change(request_id: str, *, why: str) -> None:
+        told.append((request_id, id(connection.atomic_blocks[0])))
+
+    group = _Group(told)
+    watcher = Watcher(lambda: None, on_change=on_change, group_changes=group)
+    ids = [teleport.create_request(user=f"u{i}") for i in range(3)]
+    watcher.handle_all([pb.Event(Type=pb.PUT, AccessRequest=teleport.get_request(r)) for r in ids])
+    assert [rid for rid, _ in told] == ids
+    assert len({outer for _, outer in told}) == 1  # one transaction for the three
+    assert group.groups == [told]  # and one group
+    assert AccessRequest.objects.filter(pk__in=ids).count() == 3
+
+
+def test_a_failing_batch_stores_nothing_and_hands_nothing_over(teleport, changes):
+    """A database failure inside the batch rolls all of it back (the resync after the
+    reconnect stores it again), and the group is never handed over."""
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import Watcher
+
+    group = _Group(changes)
+    watcher = Watcher(lambda: None, on_change=changes, group_changes=group)
+    first, second = teleport.create_request(), teleport.create_request()
+    teleport.review(second, author="bob", state="APPROVED")
+    events = [pb.Event(Type=pb.PUT, AccessRequest=teleport.get_request(r)) for r in (first, second)]
+
+    def refuse_reviews(execute, sql, params, many, context):
+        # The second request's reviews: after the first request was stored in the batch.
+        if "teleportbridge_review" in sql:
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_reviews), pytest.raises(OperationalError):
+        watcher.handle_all(events)
+    assert group.groups == [] and stored(first) is None and stored(second) is None
+
+
+class _Stream:
+    """Stands in for grpcio's response iterator: yields events, then ends or fails."""
+
+    def __init__(self, events, error: Exception | None = None) -> None:
+        self.events, self.error = events, error
+
+    def __iter__(self):
+        yield from self.events
+        if self.error is not None:
+            raise self.error
+
+
+def test_the_pump_takes_what_is_waiting_in_batches_and_keeps_the_order():
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import _EventPump
+
+    events = [pb.Event(Type=pb.PUT) for _ in range(150)]
+    for i, event in enumerate(events):
+        event.ResourceHeader.Metadata.Name = f"r{i}"
+    batches = list(_EventPump(_Stream(events), limit=64).batches())
+    assert all(1 <= len(b) <= 64 for b in batches)
+    assert [e.ResourceHeader.Metadata.Name for b in batches for e in b] == [
+        f"r{i}" for i in range(150)
+    ]
+
+
+def test_the_pump_delivers_the_events_before_a_stream_error_then_raises_it():
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import _EventPump
+
+    class Broken(Exception):
+        pass
+
+    taken = []
+    with pytest.raises(Broken):
+        for batch in _EventPump(_Stream([pb.Event(Type=pb.PUT)] * 3, Broken())).batches():
+            taken.extend(batch)
+    assert len(taken) == 3
