@@ -35,7 +35,7 @@ def recording(*, post_id: int | None, request_id: str) -> Iterator[None]:
         _current.reset(token)
 
 
-# While set (batched()), this thread's attempts are collected here and stored with one
+# While set (deferred()), this thread's attempts are collected here and stored with one
 # INSERT when the block ends, instead of one INSERT per HTTP call.
 _batch: contextvars.ContextVar[list[DeliveryAttempt] | None] = contextvars.ContextVar(
     "attempts_batch", default=None
@@ -43,27 +43,32 @@ _batch: contextvars.ContextVar[list[DeliveryAttempt] | None] = contextvars.Conte
 
 
 @contextlib.contextmanager
-def batched() -> Iterator[None]:
-    """Store the attempts made inside the block with one INSERT at its end.
+def deferred() -> Iterator[list[DeliveryAttempt] | None]:
+    """Collect the attempts made inside the block; yields the list to store() when the
+    block ends, or None inside an outer block, which then owns them.
 
-    Only the history is deferred, never a post's state (claims and results are written
-    as they happen), so a crash inside the block loses at most these few history rows,
-    not exactly-once. Nested blocks join the outer one.
+    Only the history waits, and a crash inside the block loses at most these rows:
+    exactly-once rests on the posts' claims, never on this history.
     """
     if _batch.get() is not None:
-        yield
+        yield None
         return
     rows: list[DeliveryAttempt] = []
     token = _batch.set(rows)
     try:
-        yield
+        yield rows
     finally:
         _batch.reset(token)
-        if rows:
-            try:
-                DeliveryAttempt.objects.bulk_create(rows)
-            except Exception:
-                log.exception("Could not record %d delivery attempt(s)", len(rows))
+
+
+def store(rows: list[DeliveryAttempt]) -> None:
+    """Insert collected attempts with one INSERT; a failure is logged, never raised."""
+    if not rows:
+        return
+    try:
+        DeliveryAttempt.objects.bulk_create(rows)
+    except Exception:
+        log.exception("Could not record %d delivery attempt(s)", len(rows))
 
 
 def record(attempt: Attempt) -> None:

@@ -109,6 +109,26 @@ def finish(post: Post, fields: dict[str, Any]) -> bool:
     return done
 
 
+Finish = tuple[Post, datetime, dict[str, Any]]
+
+
+@contextlib.contextmanager
+def deferred_finishes() -> Iterator[list[Finish] | None]:
+    """Collect the claims settled inside the block instead of writing them; yields the list
+    to write (write_finishes) when the block ends, or None inside an outer block, which
+    then owns them. notifications.delivery.batched_results writes them together with the
+    delivery history, in one transaction."""
+    if _finishes.get() is not None:
+        yield None
+        return
+    items: list[Finish] = []
+    token = _finishes.set(items)
+    try:
+        yield items
+    finally:
+        _finishes.reset(token)
+
+
 @contextlib.contextmanager
 def batched_finishes() -> Iterator[None]:
     """Write the results of the claims settled inside the block with one UPDATE at its end.
@@ -118,17 +138,17 @@ def batched_finishes() -> Iterator[None]:
     deferring the write moves no exactly-once guarantee. Readers after the block (the
     plugin data) see every result. Nested blocks join the outer one.
     """
-    if _finishes.get() is not None:
-        yield
-        return
-    items: list[tuple[Post, datetime, dict[str, Any]]] = []
-    token = _finishes.set(items)
-    try:
-        yield
-    finally:
-        _finishes.reset(token)
-        if items:
-            _write_finishes(items)
+    with deferred_finishes() as items:
+        try:
+            yield
+        finally:
+            if items:
+                write_finishes(items)
+
+
+def write_finishes(items: list[Finish]) -> int:
+    """Write settled claims collected by deferred_finishes(); returns the rows written."""
+    return _write_finishes(items) if items else 0
 
 
 def _write_finishes(items: list[tuple[Post, datetime, dict[str, Any]]]) -> int:

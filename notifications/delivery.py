@@ -13,12 +13,15 @@ for the rest of the request); reconcile.py only decides which posts should exist
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from common.backoff import backoff_delay
@@ -67,6 +70,30 @@ class Summary:
         self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
 
 
+@contextlib.contextmanager
+def batched_results() -> Iterator[None]:
+    """Write the delivery results settled inside the block (claims.deferred_finishes), then
+    their history (attempts.deferred), when it ends.
+
+    The results of a whole pass, or of a group of requests (reconcile.reconcile_group),
+    go in one transaction: in autocommit each row of the executemany was a commit of its
+    own. The history follows in its own INSERT, not in that transaction: an attempt can
+    name a post a follow-up deleted meanwhile, and the foreign key, checked at the
+    commit, would then take the results down with it. Written even when the block
+    raises: a post sent before the failure keeps its result. A crash inside the block
+    leaves the posts SENDING, as a crash during their HTTP call would (see
+    claims.batched_finishes). Nested blocks join the outer one.
+    """
+    with claims.deferred_finishes() as finishes, attempts.deferred() as rows:
+        try:
+            yield
+        finally:
+            if finishes:
+                with transaction.atomic():
+                    claims.write_finishes(finishes)
+            attempts.store(rows or [])
+
+
 def deliver_request(
     request: AccessRequest, client: MattermostClient, *, posts: list[Post] | None = None
 ) -> Summary:
@@ -89,7 +116,7 @@ def deliver_request(
     by_pk = {p.pk: p for p in posts}
     ordered = sorted(posts, key=lambda p: (p.kind != Post.Kind.ROOT, p.created_at, p.pk))
     considered: set[int] = set()
-    with attempts.batched(), claims.batched_finishes():
+    with batched_results():
         while summary.throttled_until is None:
             wave = []
             for post in ordered:
