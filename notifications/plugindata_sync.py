@@ -155,15 +155,34 @@ def logins_by_role(request: AccessRequest) -> dict[str, list[str]]:
     return found
 
 
-def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.PluginData | None:
-    """What the Go plugin would have stored for this request, given our posts."""
+PostRow = tuple[str, str, str, int | None, str]  # kind, channel, mattermost id, review, status
+
+
+def post_rows(request_ids: list[str]) -> dict[str, list[PostRow]]:
+    """What desired() needs of the posts of several requests, in one read, oldest first."""
+    out: dict[str, list[PostRow]] = {rid: [] for rid in request_ids}
+    rows = (
+        Post.objects.filter(request_id__in=request_ids)
+        .order_by("created_at", "pk")
+        .values_list("request_id", "kind", "channel_id", "mattermost_id", "review_id", "status")
+    )
+    for request_id, kind, channel_id, mattermost_id, review_id, status in rows:
+        out[request_id].append((kind, channel_id, mattermost_id, review_id, status))
+    return out
+
+
+def desired(
+    request: AccessRequest, plan: NotificationPlan, rows: list[PostRow] | None = None
+) -> plugindata_codec.PluginData | None:
+    """What the Go plugin would have stored for this request, given our posts.
+
+    `rows`: the request's posts as post_rows() read them for a group, after the group's
+    delivery results were written; else read here.
+    """
     # One read of the request's posts, fresh (another worker may have delivered some
     # since ours were loaded), instead of two queries per review; tuples, not models.
-    rows = list(
-        Post.objects.filter(request=request)
-        .order_by("created_at", "pk")
-        .values_list("kind", "channel_id", "mattermost_id", "review_id", "status")
-    )
+    if rows is None:
+        rows = post_rows([request.pk])[request.pk]
     roots = [(c, m) for k, c, m, _, _ in rows if k == Post.Kind.ROOT and m]
     if not roots:
         return None
@@ -196,9 +215,20 @@ def desired(request: AccessRequest, plan: NotificationPlan) -> plugindata_codec.
     )
 
 
-def write(request: AccessRequest, plan: NotificationPlan) -> bool:
-    """Bring the Teleport entry up to date (CAS); True when it is current."""
-    pd = desired(request, plan)
+def write(
+    request: AccessRequest,
+    plan: NotificationPlan,
+    *,
+    written: list[NotificationPlan] | None = None,
+    rows: list[PostRow] | None = None,
+) -> bool:
+    """Bring the Teleport entry up to date (CAS); True when it is current.
+
+    The plan remembers what was written (`plugin_data_written`, so the next reconcile
+    skips an unchanged entry): at once, or, given `written`, by adding the plan to it for
+    the caller to save with others (record_written).
+    """
+    pd = desired(request, plan, rows)
     if pd is None:
         return True
     encoded = plugindata_codec.encode(pd)
@@ -227,8 +257,21 @@ def write(request: AccessRequest, plan: NotificationPlan) -> bool:
             return False
         # What Teleport now holds: our set applied to what it had ("" deletes a key).
         _remember(request.pk, {k: v for k, v in {**current, **merged}.items() if v})
-        NotificationPlan.objects.filter(pk=plan.pk).update(plugin_data_written=fingerprint)
         plan.plugin_data_written = fingerprint
+        if written is None:
+            NotificationPlan.objects.filter(pk=plan.pk).update(plugin_data_written=fingerprint)
+        else:
+            written.append(plan)
         return True
     log.warning("Plugin data kept changing under us; will try again on the next update")
     return False
+
+
+def record_written(plans: list[NotificationPlan]) -> None:
+    """Save the `plugin_data_written` of plans write() collected: one UPDATE for all.
+
+    Only a shortcut is lost if this never happens (a crash): the next reconcile finds the
+    fingerprint unchanged from before, writes the same entry to Teleport again (a CAS that
+    changes nothing) and records it then."""
+    if plans:
+        NotificationPlan.objects.bulk_update(plans, ["plugin_data_written"])

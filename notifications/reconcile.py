@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -31,6 +32,7 @@ from notifications.mattermost.errors import MattermostError
 from notifications.models import NotificationPlan, Post
 from notifications.recipients import resolve_all, route_request
 from notifications.render import RootPostData, render_review_reply, render_root_post, request_link
+from teleportbridge.amr import rules as amr_rules
 from teleportbridge.models import AccessRequest, RequestState, Review, WatcherState
 
 log = logging.getLogger(__name__)
@@ -204,9 +206,18 @@ def _adopt(request: AccessRequest, pd: plugindata_codec.PluginData) -> Notificat
     return plan
 
 
-def ensure_plan(request: AccessRequest) -> NotificationPlan:
-    """Decide recipients once. TransientError propagates (the sweeper retries)."""
-    plan = NotificationPlan.objects.filter(pk=request.pk).first()
+def ensure_plan(request: AccessRequest, *, known: dict | None = None) -> NotificationPlan:
+    """Decide recipients once. TransientError propagates (the sweeper retries).
+
+    `known`: plans read beforehand for a group of requests (request id -> plan). One
+    missing there may have been made since by another worker: planning it again ends in
+    _create_plan's conflict, which takes that worker's plan.
+    """
+    plan = (
+        known.get(request.pk)
+        if known is not None
+        else NotificationPlan.objects.filter(pk=request.pk).first()
+    )
     if plan is not None:
         return plan
     pd = plugindata_sync.read(request.pk)
@@ -320,27 +331,88 @@ def sync_wanted_posts(request: AccessRequest) -> list[Post] | None:
     return None if wrote else posts
 
 
+@dataclass
+class _Delivered:
+    """A request whose posts went out in this pass: its plugin data is written next."""
+
+    request: AccessRequest
+    plan: NotificationPlan
+    summary: str
+
+
+def _deliver(request_id: str, plans: dict | None = None) -> _Delivered | str:
+    """Plan, sync and deliver one request; a summary string when there is nothing to send."""
+    request = AccessRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        return "unknown request"
+    try:
+        plan = ensure_plan(request, known=plans)
+    except MattermostError as exc:
+        log.warning("Cannot decide recipients yet (will retry): %s", exc)
+        return f"recipients pending: {exc}"
+    if plan.status == NotificationPlan.Status.SKIPPED:
+        return f"skipped: {plan.reason}"
+    posts = sync_wanted_posts(request)
+    # Follow-ups (reminders, requester DMs) may add or drop rows here; then delivery
+    # reads the posts afresh rather than reusing sync_wanted_posts' copy.
+    if followups.before_delivery(request, plan, sync_wanted_posts):
+        posts = None
+    result = delivery.deliver_request(request, runtime.mattermost(), posts=posts)
+    counts = result.counts
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
+    return _Delivered(request, plan, summary)
+
+
+def _record(
+    delivered: _Delivered,
+    written: list[NotificationPlan] | None = None,
+    rows: list[plugindata_sync.PostRow] | None = None,
+) -> str:
+    """Mirror the delivered posts into the plugin data (after their results are written)."""
+    plugindata_sync.write(delivered.request, delivered.plan, written=written, rows=rows)
+    log.debug("Reconciled: %s", delivered.summary)
+    return delivered.summary
+
+
 def reconcile_request(request_id: str) -> str:
     """Converge one request; returns a short summary (stored by django-q2 as the result)."""
     with request_context(request_id):
-        request = AccessRequest.objects.filter(pk=request_id).first()
-        if request is None:
-            return "unknown request"
-        try:
-            plan = ensure_plan(request)
-        except MattermostError as exc:
-            log.warning("Cannot decide recipients yet (will retry): %s", exc)
-            return f"recipients pending: {exc}"
-        if plan.status == NotificationPlan.Status.SKIPPED:
-            return f"skipped: {plan.reason}"
-        posts = sync_wanted_posts(request)
-        # Follow-ups (reminders, requester DMs) may add or drop rows here; then delivery
-        # reads the posts afresh rather than reusing sync_wanted_posts' copy.
-        if followups.before_delivery(request, plan, sync_wanted_posts):
-            posts = None
-        result = delivery.deliver_request(request, runtime.mattermost(), posts=posts)
-        plugindata_sync.write(request, plan)
-        counts = result.counts
-        summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "up to date"
-        log.debug("Reconciled: %s", summary)
-        return summary
+        with delivery.batched_results():
+            outcome = _deliver(request_id)
+        return outcome if isinstance(outcome, str) else _record(outcome)
+
+
+def reconcile_group(request_ids: list[str]) -> int:
+    """Converge several requests (a grouped task); returns how many failed.
+
+    Each is converged as by reconcile_request, but the delivery results of all of them
+    are written in one transaction (delivery.batched_results), then the plugin data of
+    each. One request's failure is logged and the others still run, as they would have
+    as separate tasks; what it left undone is due work the sweeper queues again.
+    """
+    failed = 0
+    delivered: list[_Delivered] = []
+    # One read each for the group: the plans made so far, and the rules (see amr_rules.one_read).
+    plans = NotificationPlan.objects.in_bulk(request_ids)
+    with delivery.batched_results(), amr_rules.one_read():
+        for request_id in request_ids:
+            with request_context(request_id):
+                try:
+                    outcome = _deliver(request_id, plans)
+                except Exception:
+                    failed += 1
+                    log.exception("Reconcile failed; the sweeper retries what is due")
+                    continue
+            if not isinstance(outcome, str):
+                delivered.append(outcome)
+    written: list[NotificationPlan] = []
+    rows = plugindata_sync.post_rows([item.request.pk for item in delivered])
+    for item in delivered:
+        with request_context(item.request.pk):
+            try:
+                _record(item, written, rows[item.request.pk])
+            except Exception:
+                failed += 1
+                log.exception("Could not record the plugin data; the next change retries it")
+    plugindata_sync.record_written(written)
+    return failed

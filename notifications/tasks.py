@@ -20,7 +20,6 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from common.request_log import request_context
 from notifications import alerts, attempts, reconcile, runtime
 from notifications.chatreview import buttons as review_buttons
 from notifications.claims import release_dead_claims
@@ -37,19 +36,8 @@ def reconcile_request(request_id: str) -> str:
 
 
 def reconcile_requests(request_ids: list[str]) -> str:
-    """Reconcile a group of requests (grouped_enqueues) one after the other.
-
-    One request's failure is logged and the others still run, as they would have as
-    separate tasks; what it left undone is due work the sweeper queues again.
-    """
-    failed = 0
-    for request_id in request_ids:
-        try:
-            reconcile.reconcile_request(request_id)
-        except Exception:
-            failed += 1
-            with request_context(request_id):
-                log.exception("Reconcile failed; the sweeper retries what is due")
+    """A group of requests (grouped_enqueues): reconcile.reconcile_group."""
+    failed = reconcile.reconcile_group(request_ids)
     return f"{len(request_ids)} request(s), {failed} failed"
 
 

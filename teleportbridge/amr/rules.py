@@ -9,10 +9,12 @@ for that request; the others still route it (and with none matching the TOML rou
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
 
@@ -78,9 +80,37 @@ def evaluate(rules: Iterable[AccessMonitoringRule], facts: RequestFacts) -> list
     return results
 
 
+# Set inside one_read(): the rules as read once for the block (None until first needed).
+_held: contextvars.ContextVar[list[list[AccessMonitoringRule]] | None] = contextvars.ContextVar(
+    "rules_held", default=None
+)
+
+
+@contextlib.contextmanager
+def one_read() -> Iterator[None]:
+    """Inside the block, applicable_rules() reads the table once and reuses it: a grouped
+    reconcile plans its few requests within moments, with the rules as of its start.
+    Outside any block every call reads afresh (never cached across tasks: another process
+    may have stored a rule's PUT event since)."""
+    if _held.get() is not None:
+        yield
+        return
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
 def applicable_rules() -> list[AccessMonitoringRule]:
     """The plugin's rules: notification name `mattermost`, subject `access_request`."""
-    return [r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost]
+    held = _held.get()
+    if held:
+        return list(held[0])
+    rules = [r for r in AccessMonitoringRule.objects.all() if r.applies_to_mattermost]
+    if held is not None:
+        held.append(rules)
+    return list(rules)
 
 
 def route(facts: RequestFacts) -> list[RuleResult]:

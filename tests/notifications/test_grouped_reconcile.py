@@ -28,9 +28,9 @@ def test_one_broken_request_does_not_stop_the_rest_of_its_group(bridge, caplog):
     broken = bridge.create(user="broken", roles=["editor"])
     fine = bridge.create(user="fine", roles=["editor"])
     AccessRequest.objects.filter(pk=broken).update(roles=5)
-    with caplog.at_level("ERROR", logger="notifications.tasks"):
+    with caplog.at_level("ERROR", logger="notifications.reconcile"):
         assert reconcile_requests([broken, fine]) == "2 request(s), 1 failed"
     assert _posted_requests(bridge) == [fine]
-    failure = [r for r in caplog.records if r.name == "notifications.tasks"]
+    failure = [r for r in caplog.records if r.name == "notifications.reconcile"]
     assert len(failure) == 1 and failure[0].exc_info is not None
     assert getattr(failure[0], "request_id", "") == broken

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notifications.models import DeliveryAttempt, Post, Recipient
-from notifications.reconcile import root_text
-from teleportbridge.models import AccessRequest, WatcherState
+from notifications.models import DeliveryAttempt, NotificationPlan, Post, Recipient
+from notifications.reconcile import reconcile_group, root_text
+from teleportbridge.amr import rules as amr_rules
+from teleportbridge.models import AccessMonitoringRule, AccessRequest, WatcherState
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,46 @@ def test_an_empty_proxy_address_is_not_cached(bridge):
     # Another process (the watcher) sets it behind this process's back: seen at once.
     WatcherState.objects.filter(pk=1).update(proxy_public_addr="teleport.example.com:443")
     assert "**Link**" in root_text(request)
+
+
+def test_a_group_of_new_requests_shares_its_reads_and_writes(bridge):
+    """reconcile_group: the plans, the rules and the posts for the plugin data are read
+    once for the group, and the delivery results and plugin-data marks are written once
+    for it, not once per request."""
+    bridge.configure(recipients=RECIPIENTS)
+    bridge.reconcile(bridge.create(user="warm", roles=["editor"]))  # lookups cached
+    ids = [bridge.create(user=f"u{i}", roles=["editor"]) for i in range(4)]
+    with CaptureQueriesContext(connection) as queries:
+        assert reconcile_group(ids) == 0
+    assert Post.objects.filter(request_id__in=ids, status=Post.Status.SENT).count() == 12
+    assert DeliveryAttempt.objects.filter(request_id__in=ids).count() == 12
+    assert NotificationPlan.objects.filter(pk__in=ids, plugin_data_written="").count() == 0
+    for rid in ids:
+        assert bridge.teleport.plugin_data(rid)  # every entry in Teleport
+    sql = [q["sql"] for q in queries]
+    assert sum("notifications_notificationplan" in s and s.startswith("SELECT") for s in sql) == 1
+    assert sum("teleportbridge_accessmonitoringrule" in s for s in sql) == 1
+    assert sum(s.startswith("UPDATE") and "plugin_data_written" in s for s in sql) == 1
+    assert sum(s.startswith("INSERT") and "deliveryattempt" in s for s in sql) == 1
+    assert sum(s.startswith("SELECT") and '"kind" AS "kind"' in s for s in sql) == 1  # desired()
+    # 14 per request one at a time (the test above), 56 for four; 40 in a group. Plus
+    # room for the pacer's periodic RateLimitState read.
+    assert len(queries) <= 42, "\n".join(q["sql"][:120] for q in queries)
+
+
+def test_rules_are_read_once_inside_one_read_and_afresh_outside():
+    """A group plans with the rules as of its start; nothing caches them across tasks
+    (another process may have stored a rule's change since)."""
+    AccessMonitoringRule.objects.create(
+        name="r1",
+        subjects=["access_request"],
+        condition='contains(access_request.spec.roles, "editor")',
+        notification_name="mattermost",
+        recipients=["eng/access-requests"],
+    )
+    with CaptureQueriesContext(connection) as queries, amr_rules.one_read():
+        assert [r.name for r in amr_rules.applicable_rules()] == ["r1"]
+        assert [r.name for r in amr_rules.applicable_rules()] == ["r1"]
+    assert len(queries) == 1
+    AccessMonitoringRule.objects.filter(name="r1").delete()
+    assert amr_rules.applicable_rules() == []  # outside a block: read afresh
