@@ -27,12 +27,10 @@ import logging
 import socket
 from collections.abc import Iterator
 from datetime import datetime
-from functools import reduce
-from operator import or_
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import F, Field, Q
+from django.db.models import Field
 from django.utils import timezone
 
 from common.process_identity import claim_stamp, identity, start_time
@@ -54,13 +52,7 @@ def claim_all(posts: list[Post]) -> list[Post]:
         return []
     stamp = claim_stamp()
     owner = identity()
-    guard = reduce(or_, (Q(pk=p.pk, updated_at=p.updated_at) for p in posts))
-    taken = Post.objects.filter(guard).update(
-        status=Post.Status.SENDING,
-        attempts=F("attempts") + 1,
-        updated_at=stamp,
-        claimed_by=owner,
-    )
+    taken = _claim_rows(posts, stamp, owner)
     if taken == len(posts):
         mine = posts
     else:
@@ -79,6 +71,41 @@ def claim_all(posts: list[Post]) -> list[Post]:
         post.updated_at = stamp
         post.status = Post.Status.SENDING
     return mine
+
+
+def _claim_rows(posts: list[Post], stamp: datetime, owner: str) -> int:
+    """The claim's UPDATE, guarded per row by (pk, the updated_at we read); rows taken.
+
+    Plain SQL, as _write_finishes and for the same reason: the ORM spent longer compiling
+    this OR of per-row guards than the database spent running it (5-7% of a worker's CPU
+    in a burst), and it runs once per delivery pass.
+    """
+    meta = Post._meta
+    quote = connection.ops.quote_name
+    at = cast(Field, meta.get_field("updated_at"))
+    table, pk, status, attempts, stamp_col, claimed_by = (
+        quote(name)
+        for name in (
+            meta.db_table,
+            meta.pk.column,
+            cast(Field, meta.get_field("status")).column,
+            cast(Field, meta.get_field("attempts")).column,
+            at.column,
+            cast(Field, meta.get_field("claimed_by")).column,
+        )
+    )
+    guard = " OR ".join([f"({pk} = %s AND {stamp_col} = %s)"] * len(posts))
+    # Only the model's own quoted names are formatted in; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {status} = %s, {attempts} = {attempts} + 1, "  # noqa: S608
+        f"{stamp_col} = %s, {claimed_by} = %s WHERE {guard}"
+    )
+    params: list[Any] = [Post.Status.SENDING.value, at.get_db_prep_value(stamp, connection), owner]
+    for post in posts:
+        params += [post.pk, at.get_db_prep_value(post.updated_at, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 # While set (batched_finishes()), this thread's finished claims wait here and are written
