@@ -27,6 +27,11 @@ from simulators.mattermost.state import SimState
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # restart on the same port right after stop()
+    # socketserver listens with a backlog of 5: 16 clients connecting at once on a busy
+    # machine overflowed it and some saw "connection reset by peer"
+    # (test_concurrent_posts_share_the_pool, flaky under load). Mattermost's Go server
+    # listens with the system's maximum.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address: tuple[str, int], handler: type[RequestHandler]) -> None:
         super().__init__(address, handler)
