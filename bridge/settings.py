@@ -214,10 +214,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "SQLITE_TEST_NAME",
         default=str(Path(tempfile.gettempdir()) / f"teleportbridge-test-{os.getpid()}.sqlite3"),
     )
-# Persistent connections on both databases. The watcher (per event) and django-q2's workers
-# (per task) call close_old_connections(); with Django's default CONN_MAX_AGE = 0 that
-# reopened the connection every time: on SQLite a third of the watcher's CPU in a burst
-# went to connecting and re-running the PRAGMAs, on PostgreSQL a backend start per task.
+# Persistent connections on both databases. The watcher (per batch of events) and
+# django-q2's workers (per task) call close_old_connections(); with Django's default
+# CONN_MAX_AGE = 0 that reopened the connection every time: on SQLite a third of the
+# watcher's CPU in a burst went to connecting and re-running the PRAGMAs, on PostgreSQL a
+# backend start per task.
 # The health check replaces a connection the server dropped (a restart) before it is used.
 _db.setdefault("CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True

@@ -1,9 +1,9 @@
 """A post's claim: taking it, settling it, and releasing the claims of processes that are gone.
 
 Taking and settling come in batches: a request's posts are claimed with one UPDATE
-(`claim_all`) and their results written with one UPDATE when the pass ends
-(`batched_finishes`), instead of two statements per post (with three channels, four of a
-new request's ~16 statements). Each row keeps its own guard, exactly as one by one.
+(`claim_all`) and their results collected (`deferred_finishes`) and written with one
+executemany in one transaction when the pass ends (notifications.delivery.batched_results),
+instead of two statements per post. Each row keeps its own guard, exactly as one by one.
 
 A post is committed as SENDING before its HTTP call (notifications.delivery), so a crash
 leaves the post claimed. Waiting out the claim's lease (NOTIFY_SENDING_LEASE_SECONDS,
@@ -108,7 +108,7 @@ def _claim_rows(posts: list[Post], stamp: datetime, owner: str) -> int:
         return max(cursor.rowcount, 0)
 
 
-# While set (batched_finishes()), this thread's finished claims wait here and are written
+# While set (deferred_finishes()), this thread's finished claims wait here and are written
 # with one UPDATE when the block ends.
 _finishes: contextvars.ContextVar[list[tuple[Post, datetime, dict[str, Any]]] | None] = (
     contextvars.ContextVar("claim_finishes", default=None)

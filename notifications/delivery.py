@@ -80,9 +80,12 @@ def batched_results() -> Iterator[None]:
     own. The history follows in its own INSERT, not in that transaction: an attempt can
     name a post a follow-up deleted meanwhile, and the foreign key, checked at the
     commit, would then take the results down with it. Written even when the block
-    raises: a post sent before the failure keeps its result. A crash inside the block
-    leaves the posts SENDING, as a crash during their HTTP call would (see
-    claims.batched_finishes). Nested blocks join the outer one.
+    raises: a post sent before the failure keeps its result. A crash or a task timeout
+    inside the block leaves the posts SENDING, as one during their HTTP call would (see
+    claims.batched_finishes), and loses what the pass had decided for them (a retry's
+    backoff, a FAILED verdict): the restart or the lease hands them back as RETRYING,
+    searched for by key first. That is why a pass is one request's, never a group's.
+    Nested blocks join the outer one.
     """
     with claims.deferred_finishes() as finishes, attempts.deferred() as rows:
         try:
@@ -101,7 +104,7 @@ def deliver_request(
 
     In waves: what can go now (roots, replies under a root already posted) is claimed with
     one UPDATE, sent in order, and the replies its new roots made possible form the next
-    wave. The results are written with one UPDATE at the end (notifications.claims).
+    wave. The results are written together when the pass ends (batched_results).
 
     After a 429 the rest of the request is not tried (it would only be refused too): its
     pending posts are moved to the same retry time, for the sweeper to pick up.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -382,29 +383,48 @@ def reconcile_request(request_id: str) -> str:
         return outcome if isinstance(outcome, str) else _record(outcome)
 
 
-def reconcile_group(request_ids: list[str]) -> int:
-    """Converge several requests (a grouped task); returns how many failed.
+#: A group takes no new request after this many seconds and hands the rest back to the
+#: queue. Against a Mattermost that answers slowly or not at all (10 s client timeout per
+#: call) four requests in one task could outlast Q_TIMEOUT (120 s) where one does not,
+#: and be killed mid-way.
+GROUP_TIME_BUDGET = 20.0
 
-    Each is converged as by reconcile_request, but the delivery results of all of them
-    are written in one transaction (delivery.batched_results), then the plugin data of
-    each. One request's failure is logged and the others still run, as they would have
-    as separate tasks; what it left undone is due work the sweeper queues again.
+
+@dataclass
+class GroupOutcome:
+    failed: list[str]  # requests whose reconcile raised (logged with their traceback)
+    left: list[str]  # requests not reached within the time budget: to be queued again
+
+
+def reconcile_group(request_ids: list[str], *, budget: float | None = None) -> GroupOutcome:
+    """Converge several requests (a grouped task), one after the other.
+
+    Each is converged as by reconcile_request (its delivery results written when its own
+    pass ends), with the reads a group can share done once: the plans made so far, the
+    rules (amr_rules.one_read) and, once every delivery is done, the posts the plugin
+    data is built from; the plugin-data marks are saved with one UPDATE. One request's
+    failure is logged and the others still run, as they would have as separate tasks.
     """
-    failed = 0
+    started = time.monotonic()
+    budget = GROUP_TIME_BUDGET if budget is None else budget
+    outcome = GroupOutcome(failed=[], left=[])
     delivered: list[_Delivered] = []
-    # One read each for the group: the plans made so far, and the rules (see amr_rules.one_read).
     plans = NotificationPlan.objects.in_bulk(request_ids)
-    with delivery.batched_results(), amr_rules.one_read():
-        for request_id in request_ids:
+    with amr_rules.one_read():
+        for i, request_id in enumerate(request_ids):
+            if i and time.monotonic() - started > budget:
+                outcome.left = request_ids[i:]
+                break
             with request_context(request_id):
                 try:
-                    outcome = _deliver(request_id, plans)
+                    with delivery.batched_results():
+                        result = _deliver(request_id, plans)
                 except Exception:
-                    failed += 1
-                    log.exception("Reconcile failed; the sweeper retries what is due")
+                    outcome.failed.append(request_id)
+                    log.exception("Reconcile failed")
                     continue
-            if not isinstance(outcome, str):
-                delivered.append(outcome)
+            if not isinstance(result, str):
+                delivered.append(result)
     written: list[NotificationPlan] = []
     rows = plugindata_sync.post_rows([item.request.pk for item in delivered])
     for item in delivered:
@@ -412,7 +432,7 @@ def reconcile_group(request_ids: list[str]) -> int:
             try:
                 _record(item, written, rows[item.request.pk])
             except Exception:
-                failed += 1
-                log.exception("Could not record the plugin data; the next change retries it")
+                outcome.failed.append(item.request.pk)
+                log.exception("Could not record the plugin data")
     plugindata_sync.record_written(written)
-    return failed
+    return outcome

@@ -1,8 +1,9 @@
 """django-q2 entry points and the one way work reaches them.
 
-Each task takes IDs, is idempotent, and returns a summary string. `enqueue_reconcile` is the
-only place that calls `async_task`: the watcher gets it as its change hook (from the
-service wiring), the sweeper and the admin's "retry now" call it too.
+Each task takes IDs, is idempotent, and returns a summary string. `_queue` is the only place
+that calls `async_task`; `enqueue_reconcile` is the way in for a request: the watcher gets
+it as its change hook (from the service wiring, with `grouped_enqueues` to batch it), the
+sweeper and the admin's "retry now" call it too.
 """
 
 from __future__ import annotations
@@ -35,10 +36,29 @@ def reconcile_request(request_id: str) -> str:
     return reconcile.reconcile_request(request_id)
 
 
+class GroupFailed(Exception):
+    """Some requests of a grouped task failed: the task fails, as a single one would."""
+
+
 def reconcile_requests(request_ids: list[str]) -> str:
-    """A group of requests (grouped_enqueues): reconcile.reconcile_group."""
-    failed = reconcile.reconcile_group(request_ids)
-    return f"{len(request_ids)} request(s), {failed} failed"
+    """A group of requests (grouped_enqueues): reconcile.reconcile_group.
+
+    Requests the group did not reach in its time budget are queued again. When some
+    failed, the task fails after the others ran (django-q2 records it, as it records a
+    single request's failed task), naming them; each traceback is in the log.
+    """
+    outcome = reconcile.reconcile_group(request_ids)
+    if outcome.left:
+        with grouped_enqueues():
+            for request_id in outcome.left:
+                enqueue_reconcile(request_id, why="continued")
+    if outcome.failed:
+        raise GroupFailed(
+            f"{len(outcome.failed)} of {len(request_ids)} request(s) failed to reconcile: "
+            + ", ".join(outcome.failed)
+        )
+    done = len(request_ids) - len(outcome.left)
+    return f"{done} request(s)" + (f", {len(outcome.left)} queued again" if outcome.left else "")
 
 
 #: Most requests one grouped task carries. The queue's bookkeeping per task (queue row,
@@ -63,8 +83,10 @@ def grouped_enqueues() -> Iterator[None]:
     already waiting, a resync's chunk): one task per group instead of one per request,
     and a request changed twice within one group is reconciled once. Use it inside that
     transaction: the tasks are queued before the block ends, so they still commit or roll
-    back with the changes (enqueue_reconcile). Nothing is queued when the block raises.
-    Nested blocks join the outer one.
+    back with the changes (enqueue_reconcile). When the block raises, the group still
+    open is dropped, and the full groups already queued roll back with that transaction
+    (outside a transaction, as in the sweeper, those stay queued: harmless, reconcile is
+    idempotent). Nested blocks join the outer one.
     """
     if _group.get() is not None:
         yield

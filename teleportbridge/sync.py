@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
-from django.db import InterfaceError, OperationalError, ProgrammingError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.utils import timezone
 from google.protobuf.json_format import MessageToDict
 
@@ -120,10 +120,17 @@ def upsert_request(
         return False
     try:
         return _upsert(req, request_id, on_change=on_change, source=source)
-    except (OperationalError, InterfaceError, ProgrammingError):
-        raise  # the database itself is down or not migrated: not this record's fault
+    except (DataError, IntegrityError) as exc:
+        # The database refused this record's values: this record only.
+        _reject(request_id, "the record could not be stored", req=req, error=exc)
+        return False
+    except DatabaseError:
+        # The database itself is down, not migrated, or the transaction is broken
+        # (InternalError): not this record's fault, and the caller's transaction (the
+        # watcher's batch) must end; the resync after the reconnect stores it again.
+        raise
     except Exception as exc:
-        # DataError, IntegrityError, a value our code chokes on: this record only.
+        # A value our code chokes on: this record only.
         _reject(request_id, "the record could not be stored", req=req, error=exc)
         return False
 

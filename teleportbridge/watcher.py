@@ -294,14 +294,16 @@ class _EventPump:
         self._thread = threading.Thread(target=self._read, name="watch-reader", daemon=True)
 
     def _read(self) -> None:
+        end: object = self._END
         try:
             for event in self._stream:
                 if not self._put(event):
                     return
-        except Exception as exc:  # grpc.RpcError mostly: raised where the events are used
-            self._put(exc)
-            return
-        self._put(self._END)
+        except BaseException as exc:  # grpc.RpcError mostly: raised where events are used
+            end = exc
+        finally:
+            # Always a last item, so the watcher never waits on a reader that is gone.
+            self._put(end)
 
     def _put(self, item: object) -> bool:
         while not self._closed.is_set():
@@ -327,12 +329,16 @@ class _EventPump:
                         item = None
                 if events:
                     yield events
+                if isinstance(item, pb.Event):
+                    continue  # the batch was full: this one starts the next
                 if item is None:
                     item = self._queue.get()
                 elif item is self._END:
                     return
-                elif isinstance(item, Exception):
+                elif isinstance(item, BaseException):
                     raise item
+                else:
+                    raise TypeError(f"unexpected item from the watch stream: {type(item)}")
         finally:
             self._closed.set()
 

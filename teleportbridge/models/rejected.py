@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -58,17 +58,24 @@ class RejectedEvent(models.Model):
     ) -> None:
         """Quarantine one record (count it again if already known); never raises.
 
-        Called outside the failed transaction (it was rolled back), so this write stands
-        on its own; if even this fails, one log line is all that is left. `once`: the
-        caller may read the very same record again (the audit poller re-reads a window of
-        immutable events), so a known one is neither counted nor logged again.
+        Called after the failed record's savepoint was rolled back, possibly inside an
+        outer transaction (the watcher stores a batch of events in one): each write here
+        has a savepoint of its own, so a failure of this bookkeeping never leaves that
+        transaction aborted for the events after it (PostgreSQL). If even this fails, one
+        log line is all that is left. `once`: the caller may read the very same record
+        again (the audit poller re-reads a window of immutable events), so a known one is
+        neither counted nor logged again.
         """
         key = hashlib.sha256(f"{kind}\0{object_id}\0{reason}".encode()).hexdigest()
-        try:
-            if once and cls.objects.filter(key=key).exists():
+        if once:
+            try:
+                with transaction.atomic():
+                    known = cls.objects.filter(key=key).exists()
+            except Exception:
+                log.exception("Could not look up the rejection of %s %s", kind, shown(object_id))
+                known = False
+            if known:
                 return
-        except Exception:
-            log.exception("Could not look up the rejection of %s %s", kind, shown(object_id))
         shown_id = shown(object_id)
         log.warning(
             "Rejected %s %s: %s%s",
@@ -78,19 +85,27 @@ class RejectedEvent(models.Model):
             f" ({shown(error, 300)})" if error else "",
         )
         try:
-            updated = cls.objects.filter(key=key).update(
-                count=F("count") + 1, last_seen_at=timezone.now(), error=fit(error, 2000)
-            )
-            if not updated:
-                cls.objects.get_or_create(
-                    key=key,
-                    defaults={
-                        "kind": kind,
-                        "object_id": fit(shown_id, 255),
-                        "reason": fit(reason, 255),
-                        "error": fit(error, 2000),
-                        "raw": json_value(raw if raw is not None else {}),
-                    },
-                )
+            with transaction.atomic():
+                cls._count(key, kind, shown_id, reason, error, raw)
         except Exception:
             log.exception("Could not record the rejection of %s %s", kind, shown_id)
+
+    @classmethod
+    def _count(
+        cls, key: str, kind: str, shown_id: str, reason: str, error: str, raw: object
+    ) -> None:
+        """One more sighting of a known rejection, or the first one's row."""
+        updated = cls.objects.filter(key=key).update(
+            count=F("count") + 1, last_seen_at=timezone.now(), error=fit(error, 2000)
+        )
+        if not updated:
+            cls.objects.get_or_create(
+                key=key,
+                defaults={
+                    "kind": kind,
+                    "object_id": fit(shown_id, 255),
+                    "reason": fit(reason, 255),
+                    "error": fit(error, 2000),
+                    "raw": json_value(raw if raw is not None else {}),
+                },
+            )

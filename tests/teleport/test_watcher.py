@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 
 from common.backoff import Backoff
 from teleportbridge import sync
@@ -224,17 +224,19 @@ def test_events_taken_together_are_one_transaction_and_one_group(teleport):
     from teleportbridge.teleport.proto import authservice_pb2 as pb
     from teleportbridge.watcher import Watcher
 
-    told: list[tuple[str, int]] = []  # (request id, the outermost transaction it was told in)
+    # (request id, the outermost transaction it was told in); the Atomic objects are kept,
+    # so a later transaction cannot reuse a finished one's id.
+    told: list[tuple[str, object]] = []
 
     def on_change(request_id: str, *, why: str) -> None:
-        told.append((request_id, id(connection.atomic_blocks[0])))
+        told.append((request_id, connection.atomic_blocks[0]))
 
     group = _Group(told)
     watcher = Watcher(lambda: None, on_change=on_change, group_changes=group)
     ids = [teleport.create_request(user=f"u{i}") for i in range(3)]
     watcher.handle_all([pb.Event(Type=pb.PUT, AccessRequest=teleport.get_request(r)) for r in ids])
     assert [rid for rid, _ in told] == ids
-    assert len({outer for _, outer in told}) == 1  # one transaction for the three
+    assert all(outer is told[0][1] for _, outer in told)  # one transaction for the three
     assert group.groups == [told]  # and one group
     assert AccessRequest.objects.filter(pk__in=ids).count() == 3
 
@@ -300,3 +302,37 @@ def test_the_pump_delivers_the_events_before_a_stream_error_then_raises_it():
         for batch in _EventPump(_Stream([pb.Event(Type=pb.PUT)] * 3, Broken())).batches():
             taken.extend(batch)
     assert len(taken) == 3
+
+
+def test_the_pump_reader_ends_when_the_watcher_stops_taking(teleport):
+    """The watcher leaves mid-stream (stop, an error) while the reader is blocked on a full
+    read-ahead: the reader gives up instead of waiting for room forever."""
+    from teleportbridge.teleport.proto import authservice_pb2 as pb
+    from teleportbridge.watcher import READ_AHEAD, _EventPump
+
+    pump = _EventPump(_Stream([pb.Event(Type=pb.PUT)] * (READ_AHEAD * 2)), limit=8)
+    batches = pump.batches()
+    assert len(next(batches)) == 8
+    wait_until(pump._queue.full, message="the reader filled the read-ahead")
+    batches.close()  # the watcher's loop ends: the generator is closed
+    wait_until(lambda: not pump._thread.is_alive(), message="the reader thread ended")
+
+
+def test_a_failed_rejection_record_leaves_the_batch_transaction_usable(teleport):
+    """Review finding: RejectedEvent.record swallowed a database error without a savepoint;
+    inside the watcher's batch transaction PostgreSQL then refused every later statement
+    and the batch committed as a silent rollback. (SQLite does not abort a transaction on
+    an error, so there this passes either way.)"""
+    from teleportbridge.models import RejectedEvent
+
+    def break_rejections(execute, sql, params, many, context):
+        if "teleportbridge_rejectedevent" in sql:
+            return execute("SELECT * FROM no_such_table", None, many, context)
+        return execute(sql, params, many, context)
+
+    rid = teleport.create_request()
+    with transaction.atomic():
+        with connection.execute_wrapper(break_rejections):
+            RejectedEvent.record(RejectedEvent.Kind.ACCESS_REQUEST, "x", "a reason")
+        sync.upsert_request(teleport.get_request(rid), on_change=lambda *a, **k: None)
+    assert stored(rid) is not None
