@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,30 +71,38 @@ class Summary:
 
 
 @contextlib.contextmanager
-def batched_results() -> Iterator[None]:
+def batched_results() -> Iterator[Callable[[], None]]:
     """Write the delivery results settled inside the block (claims.deferred_finishes), then
-    their history (attempts.deferred), when it ends.
+    their history (attempts.deferred), when it ends; yields a function that writes what is
+    waiting now.
 
-    The results of a whole pass, or of a group of requests (reconcile.reconcile_group),
-    go in one transaction: in autocommit each row of the executemany was a commit of its
-    own. The history follows in its own INSERT, not in that transaction: an attempt can
-    name a post a follow-up deleted meanwhile, and the foreign key, checked at the
+    One transaction for the results of a pass, or of a group of requests
+    (reconcile.reconcile_group): in autocommit each row of the executemany was a commit of
+    its own. The history follows in its own INSERT, not in that transaction: an attempt
+    can name a post a follow-up deleted meanwhile, and the foreign key, checked at the
     commit, would then take the results down with it. Written even when the block
     raises: a post sent before the failure keeps its result. A crash or a task timeout
     inside the block leaves the posts SENDING, as one during their HTTP call would (see
-    claims.batched_finishes), and loses what the pass had decided for them (a retry's
-    backoff, a FAILED verdict): the restart or the lease hands them back as RETRYING,
-    searched for by key first. That is why a pass is one request's, never a group's.
-    Nested blocks join the outer one.
+    claims.batched_finishes), and loses what was decided for them (a retry's backoff, a
+    FAILED verdict): the restart or the lease hands them back as RETRYING, searched for
+    by key first. A long block therefore writes as it goes (reconcile_group: every
+    second). Nested blocks join the outer one (their function writes nothing).
     """
     with claims.deferred_finishes() as finishes, attempts.deferred() as rows:
-        try:
-            yield
-        finally:
+
+        def write() -> None:
             if finishes:
                 with transaction.atomic():
                     claims.write_finishes(finishes)
-            attempts.store(rows or [])
+                finishes.clear()
+            if rows:
+                attempts.store(rows)
+                rows.clear()
+
+        try:
+            yield write
+        finally:
+            write()
 
 
 def deliver_request(

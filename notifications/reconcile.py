@@ -388,6 +388,9 @@ def reconcile_request(request_id: str) -> str:
 #: call) four requests in one task could outlast Q_TIMEOUT (120 s) where one does not,
 #: and be killed mid-way.
 GROUP_TIME_BUDGET = 20.0
+#: A group writes its delivery results together (one transaction) when it is quick, and
+#: after each request once this many seconds have passed since the last write.
+RESULTS_EVERY = 1.0
 
 
 @dataclass
@@ -399,26 +402,33 @@ class GroupOutcome:
 def reconcile_group(request_ids: list[str], *, budget: float | None = None) -> GroupOutcome:
     """Converge several requests (a grouped task), one after the other.
 
-    Each is converged as by reconcile_request (its delivery results written when its own
-    pass ends), with the reads a group can share done once: the plans made so far, the
-    rules (amr_rules.one_read) and, once every delivery is done, the posts the plugin
-    data is built from; the plugin-data marks are saved with one UPDATE. One request's
-    failure is logged and the others still run, as they would have as separate tasks.
+    Each is converged as by reconcile_request, with what a group can share done once: the
+    plans made so far, the rules (amr_rules.one_read), the delivery results (one
+    transaction when the group is quick, else written as it goes: RESULTS_EVERY) and,
+    once every delivery is done, the posts the plugin data is built from and the
+    plugin-data marks (one UPDATE). One request's failure is logged and the others still
+    run, as they would have as separate tasks.
     """
     started = time.monotonic()
     budget = GROUP_TIME_BUDGET if budget is None else budget
     outcome = GroupOutcome(failed=[], left=[])
     delivered: list[_Delivered] = []
     plans = NotificationPlan.objects.in_bulk(request_ids)
-    with amr_rules.one_read():
+    with delivery.batched_results() as write_results, amr_rules.one_read():
+        written_at = started
         for i, request_id in enumerate(request_ids):
-            if i and time.monotonic() - started > budget:
+            now = time.monotonic()
+            if i and now - started > budget:
                 outcome.left = request_ids[i:]
                 break
+            if now - written_at >= RESULTS_EVERY:
+                # A slow pass (Mattermost slow to answer): what it decided is written
+                # now rather than risked with the whole group (delivery.batched_results).
+                write_results()
+                written_at = now
             with request_context(request_id):
                 try:
-                    with delivery.batched_results():
-                        result = _deliver(request_id, plans)
+                    result = _deliver(request_id, plans)
                 except Exception:
                     outcome.failed.append(request_id)
                     log.exception("Reconcile failed")
