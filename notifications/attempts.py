@@ -12,7 +12,9 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
+from common.collecting import collecting
 from notifications.mattermost.client import Attempt
 from notifications.models import DeliveryAttempt
 
@@ -42,23 +44,14 @@ _batch: contextvars.ContextVar[list[DeliveryAttempt] | None] = contextvars.Conte
 )
 
 
-@contextlib.contextmanager
-def deferred() -> Iterator[list[DeliveryAttempt] | None]:
+def deferred() -> AbstractContextManager[list[DeliveryAttempt] | None]:
     """Collect the attempts made inside the block; yields the list to store() when the
     block ends, or None inside an outer block, which then owns them.
 
     Only the history waits, and a crash inside the block loses at most these rows:
     exactly-once rests on the posts' claims, never on this history.
     """
-    if _batch.get() is not None:
-        yield None
-        return
-    rows: list[DeliveryAttempt] = []
-    token = _batch.set(rows)
-    try:
-        yield rows
-    finally:
-        _batch.reset(token)
+    return collecting(_batch)
 
 
 def store(rows: list[DeliveryAttempt]) -> None:

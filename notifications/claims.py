@@ -21,11 +21,10 @@ here; they keep the lease.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import socket
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, cast
 
@@ -33,6 +32,7 @@ from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
+from common.collecting import collecting
 from common.process_identity import claim_stamp, identity, start_time
 from notifications.models import Post
 
@@ -73,26 +73,24 @@ def claim_all(posts: list[Post]) -> list[Post]:
     return mine
 
 
+def _quoted(*fields: str) -> list[str]:
+    """Post's table, its primary key, then the given fields' columns, quoted for SQL: the
+    only names the plain-SQL statements here format in (every value is a parameter)."""
+    meta = Post._meta
+    columns = [cast(Field, meta.get_field(name)).column for name in fields]
+    return [connection.ops.quote_name(n) for n in (meta.db_table, meta.pk.column, *columns)]
+
+
 def _claim_rows(posts: list[Post], stamp: datetime, owner: str) -> int:
     """The claim's UPDATE, guarded per row by (pk, the updated_at we read); rows taken.
 
-    Plain SQL, as _write_finishes and for the same reason: the ORM spent longer compiling
+    Plain SQL, as write_finishes and for the same reason: the ORM spent longer compiling
     this OR of per-row guards than the database spent running it (5-7% of a worker's CPU
     in a burst), and it runs once per delivery pass.
     """
-    meta = Post._meta
-    quote = connection.ops.quote_name
-    at = cast(Field, meta.get_field("updated_at"))
-    table, pk, status, attempts, stamp_col, claimed_by = (
-        quote(name)
-        for name in (
-            meta.db_table,
-            meta.pk.column,
-            cast(Field, meta.get_field("status")).column,
-            cast(Field, meta.get_field("attempts")).column,
-            at.column,
-            cast(Field, meta.get_field("claimed_by")).column,
-        )
+    at = cast(Field, Post._meta.get_field("updated_at"))
+    table, pk, status, attempts, stamp_col, claimed_by = _quoted(
+        "status", "attempts", "updated_at", "claimed_by"
     )
     guard = " OR ".join([f"({pk} = %s AND {stamp_col} = %s)"] * len(posts))
     # Only the model's own quoted names are formatted in; every value is a parameter.
@@ -130,7 +128,7 @@ def finish(post: Post, fields: dict[str, Any]) -> bool:
         batch.append((post, claimed_at, dict(fields)))
         done = True
     else:
-        done = _write_finishes([(post, claimed_at, fields)]) == 1
+        done = write_finishes([(post, claimed_at, fields)]) == 1
     for name, value in fields.items():
         setattr(post, name, value)
     return done
@@ -139,46 +137,20 @@ def finish(post: Post, fields: dict[str, Any]) -> bool:
 Finish = tuple[Post, datetime, dict[str, Any]]
 
 
-@contextlib.contextmanager
-def deferred_finishes() -> Iterator[list[Finish] | None]:
+def deferred_finishes() -> AbstractContextManager[list[Finish] | None]:
     """Collect the claims settled inside the block instead of writing them; yields the list
     to write (write_finishes) when the block ends, or None inside an outer block, which
-    then owns them. notifications.delivery.batched_results writes them together with the
-    delivery history, in one transaction."""
-    if _finishes.get() is not None:
-        yield None
-        return
-    items: list[Finish] = []
-    token = _finishes.set(items)
-    try:
-        yield items
-    finally:
-        _finishes.reset(token)
-
-
-@contextlib.contextmanager
-def batched_finishes() -> Iterator[None]:
-    """Write the results of the claims settled inside the block with one UPDATE at its end.
+    then owns them. notifications.delivery.batched_results writes them, in one
+    transaction.
 
     A crash inside the block leaves those posts SENDING, as a crash during their HTTP call
     would: the restart releases the claim and the key search adopts what was posted, so
-    deferring the write moves no exactly-once guarantee. Readers after the block (the
-    plugin data) see every result. Nested blocks join the outer one.
+    deferring the write moves no exactly-once guarantee.
     """
-    with deferred_finishes() as items:
-        try:
-            yield
-        finally:
-            if items:
-                write_finishes(items)
+    return collecting(_finishes)
 
 
-def write_finishes(items: list[Finish]) -> int:
-    """Write settled claims collected by deferred_finishes(); returns the rows written."""
-    return _write_finishes(items) if items else 0
-
-
-def _write_finishes(items: list[tuple[Post, datetime, dict[str, Any]]]) -> int:
+def write_finishes(items: list[tuple[Post, datetime, dict[str, Any]]]) -> int:
     """One statement per set of columns (one in practice: a pass's posts are all sent), run
     for every row at once with executemany; returns the rows written.
 
@@ -189,16 +161,13 @@ def _write_finishes(items: list[tuple[Post, datetime, dict[str, Any]]]) -> int:
     for item in items:
         groups.setdefault(tuple(sorted(item[2])), []).append(item)
     meta = Post._meta
-    quote = connection.ops.quote_name
     guard_at = cast(Field, meta.get_field("updated_at"))
     written = 0
     with connection.cursor() as cursor:
         for names, rows in groups.items():
             fields = [cast(Field, meta.get_field(name)) for name in names]
-            table, pk, status, stamp = (
-                quote(name) for name in (meta.db_table, meta.pk.column, "status", guard_at.column)
-            )
-            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            table, pk, status, stamp, *columns = _quoted("status", "updated_at", *names)
+            assignments = ", ".join(f"{column} = %s" for column in columns)
             # Only the model's own quoted names are formatted in; every value is a parameter.
             where = f"{pk} = %s AND {status} = %s AND {stamp} = %s"
             sql = f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608

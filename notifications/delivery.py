@@ -83,7 +83,7 @@ def batched_results() -> Iterator[Callable[[], None]]:
     commit, would then take the results down with it. Written even when the block
     raises: a post sent before the failure keeps its result. A crash or a task timeout
     inside the block leaves the posts SENDING, as one during their HTTP call would (see
-    claims.batched_finishes), and loses what was decided for them (a retry's backoff, a
+    claims.deferred_finishes), and loses what was decided for them (a retry's backoff, a
     FAILED verdict): the restart or the lease hands them back as RETRYING, searched for
     by key first. A long block therefore writes as it goes (reconcile_group: every
     second). Nested blocks join the outer one (their function writes nothing).

@@ -399,18 +399,22 @@ class GroupOutcome:
     left: list[str]  # requests not reached within the time budget: to be queued again
 
 
-def reconcile_group(request_ids: list[str], *, budget: float | None = None) -> GroupOutcome:
+def reconcile_group(
+    request_ids: list[str],
+    *,
+    budget: float = GROUP_TIME_BUDGET,
+    results_every: float = RESULTS_EVERY,
+) -> GroupOutcome:
     """Converge several requests (a grouped task), one after the other.
 
     Each is converged as by reconcile_request, with what a group can share done once: the
     plans made so far, the rules (amr_rules.one_read), the delivery results (one
-    transaction when the group is quick, else written as it goes: RESULTS_EVERY) and,
+    transaction when the group is quick, else written as it goes: results_every) and,
     once every delivery is done, the posts the plugin data is built from and the
     plugin-data marks (one UPDATE). One request's failure is logged and the others still
     run, as they would have as separate tasks.
     """
     started = time.monotonic()
-    budget = GROUP_TIME_BUDGET if budget is None else budget
     outcome = GroupOutcome(failed=[], left=[])
     delivered: list[_Delivered] = []
     plans = NotificationPlan.objects.in_bulk(request_ids)
@@ -421,7 +425,7 @@ def reconcile_group(request_ids: list[str], *, budget: float | None = None) -> G
             if i and now - started > budget:
                 outcome.left = request_ids[i:]
                 break
-            if now - written_at >= RESULTS_EVERY:
+            if now - written_at >= results_every:
                 # A slow pass (Mattermost slow to answer): what it decided is written
                 # now rather than risked with the whole group (delivery.batched_results).
                 write_results()

@@ -40,14 +40,16 @@ class GroupFailed(Exception):
     """Some requests of a grouped task failed: the task fails, as a single one would."""
 
 
-def reconcile_requests(request_ids: list[str]) -> str:
+def reconcile_requests(
+    request_ids: list[str], *, budget: float = reconcile.GROUP_TIME_BUDGET
+) -> str:
     """A group of requests (grouped_enqueues): reconcile.reconcile_group.
 
-    Requests the group did not reach in its time budget are queued again. When some
+    Requests the group did not reach in its time `budget` are queued again. When some
     failed, the task fails after the others ran (django-q2 records it, as it records a
     single request's failed task), naming them; each traceback is in the log.
     """
-    outcome = reconcile.reconcile_group(request_ids)
+    outcome = reconcile.reconcile_group(request_ids, budget=budget)
     if outcome.left:
         with grouped_enqueues():
             for request_id in outcome.left:

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from common.process_identity import claim_stamp, identity, start_time
-from notifications.claims import batched_finishes, claim_all, release_dead_claims
+from notifications.claims import claim_all, release_dead_claims
+from notifications.delivery import batched_results
 from notifications.models import Post
 from tests.factories import make_request
 
@@ -93,7 +94,7 @@ def test_claim_stamps_of_one_process_never_repeat():
 def test_batched_results_are_written_per_row_and_never_over_a_takeover():
     request = make_request()
     posts = claim_all([_pending(request, n) for n in range(3)])
-    with batched_finishes():
+    with batched_results():
         posts[0].mark_sent("text 0", mattermost_id="mm-0")
         posts[1].mark_sent("text 1", mattermost_id="mm-1")
         posts[2].retry_at(timezone.now(), "Mattermost said 503")

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notifications import reconcile
 from notifications.models import DeliveryAttempt, NotificationPlan, Post, Recipient
 from notifications.reconcile import reconcile_group, root_text
 from teleportbridge.amr import rules as amr_rules
@@ -108,7 +107,7 @@ def _results_writes(queries) -> int:
     )
 
 
-def test_a_quick_group_writes_its_results_once_a_slow_one_as_it_goes(bridge, monkeypatch):
+def test_a_quick_group_writes_its_results_once_a_slow_one_as_it_goes(bridge):
     """A group's delivery results wait in memory until written: together when the group is
     quick, but a slow group (Mattermost slow to answer) writes them after each request,
     so a task killed by its timeout does not lose what four requests had decided."""
@@ -118,9 +117,9 @@ def test_a_quick_group_writes_its_results_once_a_slow_one_as_it_goes(bridge, mon
     with CaptureQueriesContext(connection) as queries:
         assert reconcile_group(quick).failed == []
     assert _results_writes(queries) == 1
-    monkeypatch.setattr(reconcile, "RESULTS_EVERY", 0.0)  # every request counts as slow
     slow = [bridge.create(user=f"s{i}", roles=["editor"]) for i in range(3)]
     with CaptureQueriesContext(connection) as queries:
-        assert reconcile_group(slow).failed == []
+        # results_every=0: every request counts as slow.
+        assert reconcile_group(slow, results_every=0.0).failed == []
     assert _results_writes(queries) == 3
     assert Post.objects.filter(request_id__in=quick + slow, status=Post.Status.SENT).count() == 18
